@@ -1,0 +1,155 @@
+"""Apache Airflow provider that keeps ad creatives in sync with five ad platforms.
+
+``get_provider_info()`` is what Airflow's providers manager reads (entry point group
+``apache_airflow_provider``): the hooks, operators, sensors and triggers of each platform
+and the connection forms shown in Admin > Connections.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+
+PACKAGE_NAME = "airflow-creative-provider"
+
+#: platform -> (class prefix, display name, vendor docs)
+PLATFORMS: dict[str, tuple[str, str, str]] = {
+    "topsort": ("Topsort", "Topsort", "https://docs.topsort.com/"),
+    "amazon_ads": ("AmazonAds", "Amazon Ads", "https://advertising.amazon.com/API/docs/"),
+    "mediamath": ("MediaMath", "MediaMath", "https://apidocs.mediamath.com/"),
+    "mediapocket": ("MediaPocket", "MediaPocket", "https://demo.mediapocket.fi/api/docs/V2.html"),
+    "delta_projects": ("DeltaProjects", "Delta Projects", "https://docs.deltaprojects.com/api/"),
+}
+
+
+def _string(
+    label: str, description: str, *, default: str | None = None, enum: list[str] | None = None, secret: bool = False
+) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": ["string", "null"]}
+    if enum:
+        schema["enum"] = [*enum, None]
+    if default is not None:
+        schema["default"] = default
+    if secret:
+        schema["format"] = "password"
+    return {"label": label, "description": description, "schema": schema}
+
+
+_TIMEOUT = _string("Timeout (s)", "Read timeout in seconds for each API call (optional).")
+
+CONNECTION_FORMS: dict[str, dict[str, Any]] = {
+    "topsort": {
+        "ui-field-behaviour": {
+            "hidden-fields": ["schema", "port", "login"],
+            "relabeling": {"password": "API key (Advanced)"},
+            "placeholders": {"host": "https://api.topsort.com", "password": "Topsort API key"},
+        },
+        "conn-fields": {
+            "vendor_id": _string("Vendor ID", "Topsort vendor id the assets belong to (required to create)."),
+            "timeout": _TIMEOUT,
+        },
+    },
+    "amazon_ads": {
+        "ui-field-behaviour": {
+            "hidden-fields": ["schema", "port"],
+            "relabeling": {"login": "LwA client id", "password": "LwA client secret"},
+            "placeholders": {
+                "host": "https://advertising-api.amazon.com (leave empty to choose by region)",
+                "login": "amzn1.application-oa2-client.…",
+                "password": "client secret",
+            },
+        },
+        "conn-fields": {
+            "refresh_token": _string("Refresh token", "Login with Amazon refresh token (Atzr|…).", secret=True),
+            "profile_id": _string("Profile ID", "Advertising profile id sent as Amazon-Advertising-API-Scope."),
+            "region": _string(
+                "Region", "NA, EU or FE: picks the API host and token URL.", default="NA", enum=["NA", "EU", "FE"]
+            ),
+            "token_url": _string("Token URL", "Override of the Login with Amazon token URL (optional)."),
+            "brand_entity_id": _string("Brand entity ID", "Sellers: brand entity to register assets under."),
+            "timeout": _TIMEOUT,
+        },
+    },
+    "mediamath": {
+        "ui-field-behaviour": {
+            "hidden-fields": ["schema", "port"],
+            "relabeling": {"login": "T1 user name", "password": "T1 password"},
+            "placeholders": {"host": "https://api.mediamath.com", "login": "user@example.com"},
+        },
+        "conn-fields": {
+            "client_id": _string("OAuth client id", "Client id from MediaMath support."),
+            "client_secret": _string("OAuth client secret", "Client secret from MediaMath support.", secret=True),
+            "auth_url": _string("Auth URL", "OAuth token endpoint.", default="https://auth.mediamath.com/oauth/token"),
+            "advertiser_id": _string("Advertiser ID", "Default advertiser for creatives and assets."),
+            "api_key": _string("Legacy API key", "Only for the legacy /api/v2.0/login flow.", secret=True),
+            "api_version": _string("API version", "Component Creatives API version.", default="v1.0"),
+            "timeout": _TIMEOUT,
+        },
+    },
+    "mediapocket": {
+        "ui-field-behaviour": {
+            "hidden-fields": ["schema", "port", "login"],
+            "relabeling": {"host": "Tenant URL", "password": "API key"},
+            "placeholders": {"host": "https://demo.mediapocket.fi", "password": "X-API-KEY"},
+        },
+        "conn-fields": {
+            "project_id": _string("Project ID", "Project the assets are created in."),
+            "aws_conn_id": _string(
+                "AWS connection", "Airflow AWS connection used to stage local files.", default="aws_default"
+            ),
+            "staging_bucket": _string(
+                "Staging bucket", "S3 bucket where local files are staged for MediaPocket to fetch."
+            ),
+            "timeout": _TIMEOUT,
+        },
+    },
+    "delta_projects": {
+        "ui-field-behaviour": {
+            "hidden-fields": ["schema", "port", "login"],
+            "relabeling": {"host": "API base URL", "password": "API key"},
+            "placeholders": {"host": "https://api.example-dsp.com", "password": "apikey"},
+        },
+        "conn-fields": {
+            "media_agency_id": _string("Media agency ID", "UUID from your Delta Projects representative."),
+            "client_id": _string("Client ID", "Client (advertiser) UUID the files belong to."),
+            "max_file_bytes": _string("Max file size (bytes)", "Refuse larger files locally (base64 adds a third)."),
+            "timeout": _TIMEOUT,
+        },
+    },
+}
+
+
+def _modules(role: str) -> list[dict[str, Any]]:
+    return [
+        {"integration-name": display, "python-modules": [f"airflow_creative_provider.{role}.{platform}"]}
+        for platform, (_, display, _) in PLATFORMS.items()
+    ]
+
+
+def get_provider_info() -> dict[str, Any]:
+    """Provider metadata read by Airflow (validated against Airflow's provider_info schema)."""
+    return {
+        "package-name": PACKAGE_NAME,
+        "name": "Creative sync (Topsort, Amazon Ads, MediaMath, MediaPocket, Delta Projects)",
+        "description": "Keep a shared folder of ad creatives in sync with five ad platforms.",
+        "versions": [__version__],
+        "integrations": [
+            {"integration-name": display, "external-doc-url": docs, "tags": ["service"]}
+            for _, display, docs in PLATFORMS.values()
+        ],
+        "hooks": _modules("hooks"),
+        "operators": _modules("operators"),
+        "sensors": _modules("sensors"),
+        "triggers": _modules("triggers"),
+        "connection-types": [
+            {
+                "hook-class-name": f"airflow_creative_provider.hooks.{platform}.{prefix}Hook",
+                "hook-name": display,
+                "connection-type": platform,
+                **CONNECTION_FORMS[platform],
+            }
+            for platform, (prefix, display, _) in PLATFORMS.items()
+        ],
+        "extra-links": [f"airflow_creative_provider.links.{prefix}AssetLink" for prefix, _, _ in PLATFORMS.values()],
+    }

@@ -1,0 +1,794 @@
+"""``CreativePlatformHook``: what every ad-platform hook shares.
+
+A platform hook declares its identity, its auth and its endpoints; this base owns the hard
+parts once:
+
+* one pooled ``requests.Session`` per hook, 1 MiB send blocks for streamed uploads, a
+  connect/read timeout on every call (connection extra ``timeout`` overrides);
+* retries (tenacity) with exponential backoff and jitter on 429/5xx and connection errors,
+  honouring ``Retry-After`` in seconds or as an HTTP date. A call that is not idempotent
+  (a create) is retried only when the platform cannot have processed it: a 429 or a
+  connection that was never established. Otherwise it raises ``UncertainOutcome`` and the
+  platform hook looks the object up before creating it again;
+* on 401 the auth is refreshed once and the call repeated; a second 401 raises
+  ``PlatformAuthError`` naming the connection and the field to check;
+* typed errors carrying status, the vendor's own message, method and path (never a query);
+* redaction: every secret read from the connection or received at run time is registered
+  with Airflow's secrets masker at once and scrubbed from our own messages; URLs are logged
+  and raised without their query string, urllib3's own debug lines included;
+* the same request building and response checking for the async client (httpx) that
+  triggers use, so a trigger never holds a second copy of an API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import re
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import httpx
+import requests
+from airflow.sdk import BaseHook
+from requests.adapters import HTTPAdapter
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+from urllib3.exceptions import NewConnectionError
+
+from airflow_creative_provider.exceptions import (
+    PlatformAuthError,
+    PlatformConfigError,
+    PlatformError,
+    PlatformRateLimited,
+    PlatformRequestError,
+    PlatformUnavailable,
+    UncertainOutcome,
+)
+
+if TYPE_CHECKING:
+    from airflow.sdk import Connection
+
+    from airflow_creative_provider.creative import Creative, PlatformRules
+
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+SEND_BLOCK_SIZE = 1024 * 1024
+_URL_QUERY = re.compile(r"(https?://[^\s?#\"'<>]+)\?[^\s#\"'<>]*")
+
+
+def strip_query(text: str) -> str:
+    """Replace the query string of every URL in ``text`` with ``?***``."""
+    return _URL_QUERY.sub(r"\1?***", text)
+
+
+def url_path(url: str) -> str:
+    """The path of a URL, without scheme, host or query: safe to log and raise."""
+    return httpx.URL(url).path
+
+
+class _QueryStringFilter(logging.Filter):
+    """Strips query strings from urllib3's and requests' own log lines (API keys travel there)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args:
+            args = record.args if isinstance(record.args, tuple) else (record.args,)
+            record.args = tuple(strip_query(a) if isinstance(a, str) else a for a in args)
+        if isinstance(record.msg, str):
+            record.msg = strip_query(record.msg)
+        return True
+
+
+for _name in ("urllib3.connectionpool", "urllib3.connection", "requests", "httpx", "httpcore"):
+    _logger = logging.getLogger(_name)
+    if not any(isinstance(f, _QueryStringFilter) for f in _logger.filters):
+        _logger.addFilter(_QueryStringFilter())
+
+
+def mask_secret(value: str) -> None:
+    """Register a secret with Airflow's masker (task logs show it as ``***``)."""
+    from airflow.sdk.log import mask_secret as _airflow_mask_secret
+
+    _airflow_mask_secret(value)
+
+
+class TransferAdapter(HTTPAdapter):
+    """HTTPAdapter whose connections send bodies in 1 MiB blocks (urllib3's default is 16 KiB)."""
+
+    def __init__(self, blocksize: int = SEND_BLOCK_SIZE, **kwargs: Any) -> None:
+        self.blocksize = blocksize
+        super().__init__(**kwargs)
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["blocksize"] = self.blocksize
+        super().init_poolmanager(*args, **kwargs)
+
+
+class RateLimiter:
+    """At most ``calls`` per ``period`` seconds, shared by every hook of one platform account.
+
+    A sliding window: thread-safe for the sync client and usable from asyncio.
+    """
+
+    def __init__(self, calls: int, period: float) -> None:
+        self.calls = calls
+        self.period = period
+        self._stamps: deque[float] = deque()
+        self._lock = threading.Lock()
+
+    def _reserve(self) -> float:
+        """Take a slot, return how long to wait before using it."""
+        with self._lock:
+            now = time.monotonic()
+            while self._stamps and now - self._stamps[0] >= self.period:
+                self._stamps.popleft()
+            if len(self._stamps) < self.calls:
+                self._stamps.append(now)
+                return 0.0
+            start = self._stamps[-self.calls] + self.period
+            self._stamps.append(start)
+            return max(0.0, start - now)
+
+    def acquire(self) -> None:
+        delay = self._reserve()
+        if delay:
+            time.sleep(delay)
+
+    async def aacquire(self) -> None:
+        delay = self._reserve()
+        if delay:
+            await asyncio.sleep(delay)
+
+
+_LIMITERS: dict[tuple[str, str], RateLimiter] = {}
+_LIMITERS_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class ApiCall:
+    """One HTTP call, described once and sent by the sync or the async client.
+
+    :param path: path under the connection's base URL; or give ``url`` for an absolute URL
+        (a presigned upload), used as is.
+    :param data: request body: bytes, a sized file-like object, or a zero-argument callable
+        returning a fresh body (needed for any call that may be retried with a stream).
+    :param idempotent: may the call be repeated after it may have reached the server?
+        Defaults to True for GET/HEAD/PUT/DELETE/OPTIONS.
+    :param authenticated: add the platform's auth (False for presigned storage URLs).
+    """
+
+    method: str
+    path: str = ""
+    url: str | None = None
+    params: Mapping[str, Any] | None = None
+    json: Any = None
+    data: Any = None
+    files: Any = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    idempotent: bool | None = None
+    authenticated: bool = True
+    timeout: tuple[float, float] | None = None
+
+    @property
+    def is_idempotent(self) -> bool:
+        return self.method.upper() in IDEMPOTENT_METHODS if self.idempotent is None else self.idempotent
+
+    @property
+    def safe_path(self) -> str:
+        """Method-free path without query string, safe for logs and messages."""
+        return url_path(self.url) if self.url else self.path.split("?")[0]
+
+    def body(self) -> Any:
+        return self.data() if callable(self.data) else self.data
+
+
+@dataclass(frozen=True)
+class AssetStatus:
+    """One poll of one remote asset, normalised across platforms.
+
+    :param state: ``pending`` | ``processing`` | ``ready`` | ``rejected``.
+    :param raw_state: the platform's own state name.
+    :param reason: the platform's reason for a rejection, when it gives one.
+    :param warnings: non-blocking findings (e.g. Amazon's failed spec checks).
+    """
+
+    remote_id: str
+    state: str
+    raw_state: str | None = None
+    reason: str | None = None
+    warnings: tuple[str, ...] = ()
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    PENDING: ClassVar[str] = "pending"
+    PROCESSING: ClassVar[str] = "processing"
+    READY: ClassVar[str] = "ready"
+    REJECTED: ClassVar[str] = "rejected"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.state in (self.READY, self.REJECTED)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "remote_id": self.remote_id,
+            "state": self.state,
+            "raw_state": self.raw_state,
+            "reason": self.reason,
+            "warnings": list(self.warnings),
+            "details": dict(self.details),
+        }
+
+
+@dataclass(frozen=True)
+class RemoteAsset:
+    """What ``submit`` leaves on a platform: ids to poll and to show, never a secret.
+
+    :param remote_id: the platform's id for the asset (what ``get_status`` takes).
+    :param version: version id where the platform has versions.
+    :param state: normalised state right after the submit.
+    :param abandoned_ids: ids of earlier attempts left behind (e.g. an expired Topsort upload).
+    """
+
+    remote_id: str
+    state: str = AssetStatus.PENDING
+    version: str | None = None
+    raw_state: str | None = None
+    url: str | None = None
+    warnings: tuple[str, ...] = ()
+    abandoned_ids: tuple[str, ...] = ()
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "remote_id": self.remote_id,
+            "state": self.state,
+            "version": self.version,
+            "raw_state": self.raw_state,
+            "url": self.url,
+            "warnings": list(self.warnings),
+            "abandoned_ids": list(self.abandoned_ids),
+            "details": dict(self.details),
+        }
+
+
+@dataclass
+class Response:
+    """A finished, successful HTTP answer (sync or async), with the body read."""
+
+    status: int
+    headers: Mapping[str, str]
+    content: bytes
+    url: str
+
+    def json(self) -> Any:
+        import json
+
+        return json.loads(self.content) if self.content.strip() else None
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", "replace")
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta seconds or HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+class _WaitRetryAfterOrBackoff:
+    """tenacity wait: the platform's ``Retry-After`` when it gave one, else exponential jitter."""
+
+    def __init__(self, initial: float, maximum: float) -> None:
+        self.backoff = wait_exponential_jitter(initial=initial, max=maximum, jitter=initial)
+
+    def __call__(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after is not None:
+            return float(retry_after)
+        return self.backoff(state)
+
+
+class CreativePlatformHook(BaseHook):
+    """Base of every ad-platform hook: session, retries, auth refresh, typed errors, redaction.
+
+    Subclasses set the Airflow identity (``conn_name_attr``, ``default_conn_name``,
+    ``conn_type``, ``hook_name``), ``platform``, ``default_host`` and ``rules``, implement
+    their auth in ``auth_headers``/``auth_params``/``auth_cookies`` (+ ``refresh_auth`` when
+    the platform has tokens), their error shapes in ``vendor_error``, and the platform
+    surface: ``submit``, ``status_calls`` + ``parse_status``, ``asset_url``.
+
+    :param conn_id: the Airflow connection to use; ``default_conn_name`` when omitted.
+    """
+
+    platform: ClassVar[str] = ""
+    default_host: ClassVar[str | None] = None
+    rules: ClassVar[PlatformRules]
+    supports_auth_refresh: ClassVar[bool] = False
+    #: extras that hold secrets: registered with the masker when the connection is read.
+    secret_extras: ClassVar[tuple[str, ...]] = ()
+    #: (calls, seconds) the platform tolerates; None for no client-side limit.
+    rate_limit: ClassVar[tuple[int, float] | None] = None
+    #: what to check when the platform answers 401 twice.
+    auth_hint: ClassVar[str] = "the password (API key)"
+    max_attempts: ClassVar[int] = 5
+    backoff_initial: ClassVar[float] = 0.5
+    backoff_max: ClassVar[float] = 30.0
+    max_retry_after: ClassVar[float] = 120.0
+    default_timeout: ClassVar[tuple[float, float]] = (10.0, 120.0)
+    #: parallel status polls an async ``aget_status`` may run (within ``rate_limit``).
+    status_concurrency: ClassVar[int] = 8
+
+    def __init__(self, conn_id: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.conn_id = conn_id or self.default_conn_name
+        self._secrets: set[str] = set()
+
+    # ----------------------------------------------------------------- connection
+    @cached_property
+    def connection(self) -> Connection:
+        """The Airflow connection, read once; its secrets registered with the masker."""
+        try:
+            conn = self.get_connection(self.conn_id)
+        except Exception as exc:  # Airflow raises AirflowNotFoundException or a task-SDK error
+            raise PlatformConfigError(
+                f"{self.hook_name}: Airflow connection {self.conn_id!r} was not found. Create it "
+                f"(conn_type {self.conn_type!r}) in Admin > Connections or as AIRFLOW_CONN_"
+                f"{self.conn_id.upper()}.",
+                platform=self.platform,
+            ) from exc
+        self._register_connection_secrets(conn)
+        return conn
+
+    @classmethod
+    async def afrom_conn_id(cls, conn_id: str | None = None) -> CreativePlatformHook:
+        """Build a hook inside a trigger: the connection is read with the async API."""
+        hook = cls(conn_id)
+        conn = await BaseHook.aget_connection(hook.conn_id)
+        hook._register_connection_secrets(conn)
+        hook.__dict__["connection"] = conn
+        return hook
+
+    def _register_connection_secrets(self, conn: Connection) -> None:
+        if conn.password:
+            self.register_secret(conn.password)
+        extras = conn.extra_dejson or {}
+        for name in self.secret_extras:
+            if extras.get(name):
+                self.register_secret(str(extras[name]))
+
+    @property
+    def extras(self) -> dict[str, Any]:
+        return self.connection.extra_dejson or {}
+
+    def extra_field(self, name: str, *, required: bool = False, default: Any = None) -> Any:
+        """An extra of the connection; a missing required one raises a message naming it."""
+        value = self.extras.get(name)
+        if value in (None, ""):
+            if required:
+                raise PlatformConfigError(
+                    f"{self.hook_name}: connection {self.conn_id!r} needs the extra field {name!r}; "
+                    "set it in the connection form or in the extra JSON.",
+                    platform=self.platform,
+                )
+            return default
+        return value
+
+    def require_password(self) -> str:
+        if not self.connection.password:
+            raise PlatformConfigError(
+                f"{self.hook_name}: connection {self.conn_id!r} has no {self.auth_hint}; set the Password field.",
+                platform=self.platform,
+            )
+        return self.connection.password
+
+    @cached_property
+    def base_url(self) -> str:
+        host = (self.connection.host or self.default_host or "").strip()
+        if not host:
+            raise PlatformConfigError(
+                f"{self.hook_name}: connection {self.conn_id!r} has no host and the platform has no "
+                "public default; set Host to the API base URL.",
+                platform=self.platform,
+            )
+        if "://" not in host:
+            scheme = self.connection.schema or "https"
+            host = f"{scheme}://{host}"
+            if self.connection.port:
+                host = f"{host}:{self.connection.port}"
+        return host.rstrip("/")
+
+    @cached_property
+    def timeout(self) -> tuple[float, float]:
+        value = self.extras.get("timeout")
+        if value in (None, ""):
+            return self.default_timeout
+        if isinstance(value, (list, tuple)) and len(value) == 2:
+            return (float(value[0]), float(value[1]))
+        try:
+            return (min(float(value), self.default_timeout[0]), float(value))
+        except (TypeError, ValueError):
+            raise PlatformConfigError(
+                f"{self.hook_name}: extra 'timeout' of connection {self.conn_id!r} must be seconds "
+                f"(a number) or [connect, read]; got {value!r}.",
+                platform=self.platform,
+            ) from None
+
+    # ----------------------------------------------------------------- secrets
+    def register_secret(self, value: str | None) -> None:
+        """Mask a secret in Airflow's logs and scrub it from our own messages."""
+        if value and len(value) >= 4 and value not in self._secrets:
+            self._secrets.add(value)
+            mask_secret(value)
+
+    def redact(self, text: str) -> str:
+        """``text`` without any registered secret and without URL query strings."""
+        for secret in sorted(self._secrets, key=len, reverse=True):
+            text = text.replace(secret, "***")
+        return strip_query(text)
+
+    # ----------------------------------------------------------------- auth (override)
+    def auth_headers(self) -> dict[str, str]:
+        """Headers that authenticate a call (fetching a token first when needed)."""
+        return {}
+
+    def auth_params(self) -> dict[str, str]:
+        """Query parameters that authenticate a call."""
+        return {}
+
+    def auth_cookies(self) -> dict[str, str]:
+        """Cookies that authenticate a call."""
+        return {}
+
+    def refresh_auth(self) -> None:
+        """Forget cached tokens so the next call obtains fresh ones."""
+
+    def default_headers(self) -> dict[str, str]:
+        return {"User-Agent": "airflow-creative-provider"}
+
+    # ----------------------------------------------------------------- sessions
+    @cached_property
+    def session(self) -> requests.Session:
+        """One pooled session per hook; retries are done by tenacity around each call."""
+        session = requests.Session()
+        adapter = TransferAdapter(pool_connections=4, pool_maxsize=16, max_retries=0)
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+        session.headers.update(self.default_headers())
+        return session
+
+    def get_conn(self) -> requests.Session:
+        return self.session
+
+    @property
+    def limiter(self) -> RateLimiter | None:
+        if self.rate_limit is None:
+            return None
+        key = (self.platform, self.base_url)
+        with _LIMITERS_LOCK:
+            if key not in _LIMITERS:
+                _LIMITERS[key] = RateLimiter(*self.rate_limit)
+            return _LIMITERS[key]
+
+    def _retrying_kwargs(self) -> dict[str, Any]:
+        return {
+            "retry": retry_if_exception(self._is_retryable),
+            "wait": _WaitRetryAfterOrBackoff(self.backoff_initial, self.backoff_max),
+            "stop": stop_after_attempt(self.max_attempts),
+            "before_sleep": self._log_retry,
+            "reraise": True,
+        }
+
+    @staticmethod
+    def _is_retryable(exc: BaseException) -> bool:
+        if isinstance(exc, UncertainOutcome):
+            return False
+        return isinstance(exc, (PlatformRateLimited, PlatformUnavailable))
+
+    def _log_retry(self, state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        delay = state.next_action.sleep if state.next_action else 0.0
+        self.log.warning(
+            "%s: %s; retrying in %.1f s (attempt %d of %d)",
+            self.hook_name,
+            exc,
+            delay,
+            state.attempt_number + 1,
+            self.max_attempts,
+        )
+
+    # ----------------------------------------------------------------- requests
+    def call(self, method: str, path: str = "", **kwargs: Any) -> ApiCall:
+        """Describe a call (see ``ApiCall``); send it with ``send`` or ``asend``."""
+        return ApiCall(method=method.upper(), path=path, **kwargs)
+
+    def request(self, method: str, path: str = "", **kwargs: Any) -> Response:
+        """Send one call with retries, auth refresh and typed errors; return the 2xx answer."""
+        return self.send(self.call(method, path, **kwargs))
+
+    def request_json(self, method: str, path: str = "", **kwargs: Any) -> Any:
+        return self.request(method, path, **kwargs).json()
+
+    def send(self, call: ApiCall) -> Response:
+        for attempt in Retrying(**self._retrying_kwargs()):
+            with attempt:
+                return self._send_once(call)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _url(self, call: ApiCall) -> str:
+        return call.url or f"{self.base_url}/{call.path.lstrip('/')}"
+
+    def _auth_parts(self, call: ApiCall) -> tuple[dict[str, str], dict[str, Any], dict[str, str]]:
+        headers = dict(call.headers)
+        params: dict[str, Any] = dict(call.params or {})
+        cookies: dict[str, str] = {}
+        if call.authenticated:
+            headers.update(self.auth_headers())
+            params.update(self.auth_params())
+            cookies = self.auth_cookies()
+        return headers, params, cookies
+
+    def _send_once(self, call: ApiCall, refreshed: bool = False) -> Response:
+        if self.limiter and call.authenticated:
+            self.limiter.acquire()
+        headers, params, cookies = self._auth_parts(call)
+        try:
+            raw = self.session.request(
+                call.method,
+                self._url(call),
+                params=params or None,
+                json=call.json,
+                data=call.body(),
+                files=call.files,
+                headers=headers,
+                cookies=cookies or None,
+                timeout=call.timeout or self.timeout,
+            )
+            content = raw.content
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise self._transport_error(call, exc) from None
+        if raw.status_code == 401 and call.authenticated and self.supports_auth_refresh and not refreshed:
+            self.log.info("%s: %s %s answered 401; refreshing auth once", self.hook_name, call.method, call.safe_path)
+            self.refresh_auth()
+            return self._send_once(call, refreshed=True)
+        response = Response(raw.status_code, raw.headers, content, raw.url)
+        self.check_response(call, response)
+        return response
+
+    def _transport_error(self, call: ApiCall, exc: BaseException) -> PlatformUnavailable:
+        reason = getattr(exc.args[0], "reason", None) if exc.args else None
+        never_sent = isinstance(exc, (requests.ConnectTimeout, httpx.ConnectError, httpx.ConnectTimeout)) or isinstance(
+            reason, NewConnectionError
+        )
+        what = "could not connect" if never_sent else "lost the connection"
+        if never_sent or call.is_idempotent:
+            return PlatformUnavailable(
+                f"{self.hook_name}: {call.method} {call.safe_path} {what} ({type(exc).__name__}).",
+                platform=self.platform,
+                method=call.method,
+                path=call.safe_path,
+            )
+        return UncertainOutcome(
+            f"{self.hook_name}: {call.method} {call.safe_path} {what} ({type(exc).__name__}) after "
+            "the request may have reached the platform; it is not repeated blindly.",
+            platform=self.platform,
+            method=call.method,
+            path=call.safe_path,
+        )
+
+    # ----------------------------------------------------------------- async client
+    async def asend(self, call: ApiCall, client: httpx.AsyncClient | None = None) -> Response:
+        """The async twin of ``send`` (httpx), for triggers: same building, same checks."""
+        if client is None:
+            async with httpx.AsyncClient(timeout=self._httpx_timeout(call)) as own:
+                return await self.asend(call, own)
+        async for attempt in AsyncRetrying(**self._retrying_kwargs()):
+            with attempt:
+                return await self._asend_once(call, client)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _httpx_timeout(self, call: ApiCall) -> httpx.Timeout:
+        connect, read = call.timeout or self.timeout
+        return httpx.Timeout(read, connect=connect)
+
+    async def _asend_once(self, call: ApiCall, client: httpx.AsyncClient, refreshed: bool = False) -> Response:
+        if self.limiter and call.authenticated:
+            await self.limiter.aacquire()
+        # Token fetches are blocking (requests): keep them off the event loop.
+        headers, params, cookies = await asyncio.to_thread(self._auth_parts, call)
+        headers = {**self.default_headers(), **headers}
+        if cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in cookies.items())
+        try:
+            raw = await client.request(
+                call.method,
+                self._url(call),
+                params=params or None,
+                json=call.json,
+                content=call.body(),
+                headers=headers,
+                timeout=self._httpx_timeout(call),
+            )
+        except httpx.TransportError as exc:
+            raise self._transport_error(call, exc) from None
+        if raw.status_code == 401 and call.authenticated and self.supports_auth_refresh and not refreshed:
+            await asyncio.to_thread(self.refresh_auth)
+            return await self._asend_once(call, client, refreshed=True)
+        response = Response(raw.status_code, raw.headers, raw.content, str(raw.url))
+        self.check_response(call, response)
+        return response
+
+    # ----------------------------------------------------------------- errors
+    def vendor_error(self, response: Response) -> tuple[str | None, str | None]:
+        """(code, message) from the platform's error body; override for vendor shapes."""
+        try:
+            body = response.json()
+        except ValueError:
+            text = response.text.strip()
+            return None, text[:500] or None
+        if isinstance(body, dict):
+            message = body.get("message") or body.get("error") or body.get("detail")
+            code = body.get("code") or body.get("errCode")
+            return (str(code) if code is not None else None), (str(message) if message else None)
+        return None, str(body)[:500]
+
+    def retry_after(self, response: Response) -> float | None:
+        """Seconds the platform asked us to wait; override to read vendor headers."""
+        return parse_retry_after(response.headers.get("Retry-After"))
+
+    def check_response(self, call: ApiCall, response: Response) -> None:
+        """Raise the typed error for a non-2xx answer; never includes a secret."""
+        if 200 <= response.status < 300:
+            return
+        raise self.error_for(call, response)
+
+    def error_for(self, call: ApiCall, response: Response) -> PlatformError:
+        """Map a failed answer to a typed error; platforms override to dispatch on vendor codes."""
+        code, message = self.vendor_error(response)
+        message = self.redact(message) if message else None
+        status = response.status
+        where = f"{call.method} {call.safe_path}"
+        said = f": {message}" if message else ""
+        common = {
+            "platform": self.platform,
+            "status": status,
+            "vendor_message": message,
+            "vendor_code": code,
+            "method": call.method,
+            "path": call.safe_path,
+        }
+        if status == 401:
+            return PlatformAuthError(
+                f"{self.hook_name}: {where} answered 401{said}. Check {self.auth_hint} of connection {self.conn_id!r}.",
+                **common,
+            )
+        if status == 403:
+            return PlatformAuthError(
+                f"{self.hook_name}: {where} answered 403 (forbidden){said}. The credentials of "
+                f"connection {self.conn_id!r} lack access to this resource.",
+                **common,
+            )
+        if status == 429:
+            retry_after = self.retry_after(response)
+            if retry_after is not None and retry_after > self.max_retry_after:
+                return PlatformRequestError(
+                    f"{self.hook_name}: {where} is rate limited for {retry_after:.0f} s, longer than "
+                    f"{self.max_retry_after:.0f} s; the task should retry later.",
+                    **common,
+                )
+            return PlatformRateLimited(
+                f"{self.hook_name}: {where} answered 429 (rate limited){said}.",
+                retry_after=retry_after,
+                **common,
+            )
+        if status >= 500:
+            if not call.is_idempotent:
+                return UncertainOutcome(
+                    f"{self.hook_name}: {where} answered {status}{said}; the request may have been "
+                    "applied, so it is not repeated blindly.",
+                    **common,
+                )
+            return PlatformUnavailable(
+                f"{self.hook_name}: {where} answered {status}{said}.",
+                retry_after=self.retry_after(response),
+                **common,
+            )
+        return PlatformRequestError(f"{self.hook_name}: {where} answered {status}{said}.", **common)
+
+    # ----------------------------------------------------------------- platform surface
+    def check_creative(self, creative: Creative, rules: PlatformRules | None = None) -> None:
+        """Raise ``CreativeRefused`` when a local rule refuses the file (nothing is sent)."""
+        from airflow_creative_provider.exceptions import CreativeRefused
+
+        refusals = (rules or self.rules).check(creative)
+        if refusals:
+            first = refusals[0]
+            raise CreativeRefused(
+                "; ".join(r.message for r in refusals), file=first.file, rule=first.rule, platform=self.platform
+            )
+
+    def submit(self, creative: Creative) -> RemoteAsset:
+        """Upload one creative with every step the platform needs; idempotent across retries."""
+        raise NotImplementedError
+
+    def status_calls(self, remote_ids: list[str]) -> list[ApiCall]:
+        """The calls that poll the given assets (built once, sent sync or async)."""
+        raise NotImplementedError
+
+    def parse_status(self, remote_ids: list[str], responses: list[Response]) -> dict[str, AssetStatus]:
+        """Normalise the answers of ``status_calls`` into one ``AssetStatus`` per id."""
+        raise NotImplementedError
+
+    def get_status(self, remote_ids: Iterable[str]) -> dict[str, AssetStatus]:
+        """One poll of the given assets: ``{remote_id: AssetStatus}``."""
+        ids = [str(i) for i in remote_ids]
+        responses = [self.send(call) for call in self.status_calls(ids)]
+        return self.parse_status(ids, responses)
+
+    async def aget_status(self, remote_ids: Iterable[str]) -> dict[str, AssetStatus]:
+        """The async twin of ``get_status``: calls run concurrently, within the rate limit."""
+        ids = [str(i) for i in remote_ids]
+        calls = self.status_calls(ids)
+        semaphore = asyncio.Semaphore(self.status_concurrency)
+        async with httpx.AsyncClient() as client:
+
+            async def one(call: ApiCall) -> Response:
+                async with semaphore:
+                    return await self.asend(call, client)
+
+            responses = await asyncio.gather(*(one(c) for c in calls))
+        return self.parse_status(ids, list(responses))
+
+    def asset_url(self, remote_id: str) -> str | None:
+        """Where a person sees the asset in the platform's own UI (None when undocumented)."""
+        return None
+
+    def check_connection(self) -> str:
+        """A cheap authenticated call proving the connection works; returns what it saw."""
+        raise NotImplementedError
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Used by the Airflow UI's Test button."""
+        try:
+            return True, self.check_connection()
+        except PlatformError as exc:
+            return False, str(exc)
+        except NotImplementedError:
+            return False, f"{self.hook_name} has no connection test"
+
+
+def with_call(call: ApiCall, **changes: Any) -> ApiCall:
+    """A copy of ``call`` with some fields changed."""
+    return replace(call, **changes)
+
+
+def run_bounded(func: Callable[..., Any], items: list[Any], concurrency: int) -> list[Any]:
+    """Run ``func`` over ``items`` in a thread pool of ``concurrency``; results in order."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    if concurrency <= 1 or len(items) <= 1:
+        return [func(item) for item in items]
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        return list(pool.map(func, items))

@@ -1,0 +1,101 @@
+"""``AssetStatusTrigger``: polls a batch of remote assets until each is ready or rejected.
+
+It runs in the triggerer, so no worker slot is held while platforms process. The connection
+is read with ``BaseHook.aget_connection``; polls go through the hook's async client
+(``aget_status``), which reuses the hook's request building and response parsing and
+honours ``Retry-After``. ``serialize()`` holds ids only, never a secret.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any, ClassVar
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+from airflow_creative_provider.exceptions import PlatformError
+from airflow_creative_provider.hooks.base import CreativePlatformHook
+
+
+class AssetStatusTrigger(BaseTrigger):
+    """Poll ``remote_ids`` every ``poll_interval`` seconds until each is terminal.
+
+    Fires one event: ``{"status": "done", "assets": {...}}`` when every asset is ready or
+    rejected, ``"timeout"`` (with ``pending``) when ``timeout`` seconds passed since
+    ``started_at``, or ``"error"`` with a message when the platform call failed for good.
+
+    :param conn_id: Airflow connection of the platform.
+    :param remote_ids: ids to watch.
+    :param poll_interval: seconds between polls.
+    :param timeout: seconds after ``started_at`` to give up; None waits forever.
+    :param started_at: epoch seconds when waiting began (kept across triggerer restarts).
+    """
+
+    hook_class: ClassVar[type[CreativePlatformHook]]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if not isinstance(cls.__dict__.get("hook_class", getattr(cls, "hook_class", None)), type):
+            raise TypeError(f"{cls.__name__} must set hook_class to a CreativePlatformHook subclass")
+
+    def __init__(
+        self,
+        conn_id: str | None,
+        remote_ids: list[str],
+        poll_interval: float = 10.0,
+        timeout: float | None = None,
+        started_at: float | None = None,
+    ) -> None:
+        super().__init__()
+        self.conn_id = conn_id
+        self.remote_ids = [str(i) for i in remote_ids]
+        self.poll_interval = poll_interval
+        self.timeout = timeout
+        self.started_at = started_at if started_at is not None else time.time()
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "conn_id": self.conn_id,
+                "remote_ids": self.remote_ids,
+                "poll_interval": self.poll_interval,
+                "timeout": self.timeout,
+                "started_at": self.started_at,
+            },
+        )
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        hook = await self.hook_class.afrom_conn_id(self.conn_id)
+        pending = list(self.remote_ids)
+        done: dict[str, dict[str, Any]] = {}
+        last: dict[str, dict[str, Any]] = {}
+        while True:
+            try:
+                statuses = await hook.aget_status(pending)
+            except PlatformError as exc:
+                yield TriggerEvent({"status": "error", "message": str(exc), "assets": done, "pending": pending})
+                return
+            for remote_id, status in statuses.items():
+                last[remote_id] = status.to_dict()
+                if status.is_terminal:
+                    done[remote_id] = status.to_dict()
+            pending = [i for i in pending if i not in done]
+            self.log.info(
+                "%s: %d of %d assets finished, %d pending",
+                hook.hook_name,
+                len(done),
+                len(self.remote_ids),
+                len(pending),
+            )
+            if not pending:
+                yield TriggerEvent({"status": "done", "assets": done})
+                return
+            if self.timeout is not None and time.time() - self.started_at >= self.timeout:
+                yield TriggerEvent(
+                    {"status": "timeout", "assets": done, "pending": pending, "last": {i: last.get(i) for i in pending}}
+                )
+                return
+            await asyncio.sleep(self.poll_interval)
