@@ -729,9 +729,33 @@ class CreativePlatformHook(BaseHook):
                 "; ".join(r.message for r in refusals), file=first.file, rule=first.rule, platform=self.platform
             )
 
-    def submit(self, creative: Creative) -> RemoteAsset:
-        """Upload one creative with every step the platform needs; idempotent across retries."""
+    #: the platform can archive/trash an asset through its API (``archive``).
+    supports_archive: ClassVar[bool] = False
+
+    @property
+    def account(self) -> str:
+        """The account assets belong to (vendor, profile, advertiser, project, client): part of
+        the ledger's key, so two accounts of one platform never share a record."""
+        return self.conn_id
+
+    def submit(self, creative: Creative, *, resume: bool = False, previous_id: str | None = None) -> RemoteAsset:
+        """Upload one creative with every step the platform needs.
+
+        :param resume: an earlier attempt may have created the asset (a retried task, or the
+            ledger holds an intent without a remote id): look it up first (``find_asset``) and
+            continue from where it stands instead of creating a second one.
+        :param previous_id: remote id of an earlier version of the same file name; platforms
+            with versions (Amazon) make a new version of it, others create a new asset.
+        """
         raise NotImplementedError
+
+    def find_asset(self, creative: Creative) -> RemoteAsset | None:
+        """The idempotency lookup: the asset an earlier attempt made for this content, if any."""
+        raise NotImplementedError
+
+    def archive(self, remote_id: str) -> None:
+        """Archive or trash an asset (only where ``supports_archive``)."""
+        raise NotImplementedError(f"{self.hook_name} has no archive operation")
 
     def status_calls(self, remote_ids: list[str]) -> list[ApiCall]:
         """The calls that poll the given assets (built once, sent sync or async)."""
