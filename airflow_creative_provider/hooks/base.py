@@ -81,10 +81,16 @@ def url_path(url: str) -> str:
 class _QueryStringFilter(logging.Filter):
     """Strips query strings from urllib3's and requests' own log lines (API keys travel there)."""
 
+    @staticmethod
+    def _clean(value: str) -> str:
+        if value.startswith("/") and "?" in value:  # urllib3 logs the request target alone
+            return value.split("?", 1)[0] + "?***"
+        return strip_query(value)
+
     def filter(self, record: logging.LogRecord) -> bool:
         if record.args:
             args = record.args if isinstance(record.args, tuple) else (record.args,)
-            record.args = tuple(strip_query(a) if isinstance(a, str) else a for a in args)
+            record.args = tuple(self._clean(a) if isinstance(a, str) else a for a in args)
         if isinstance(record.msg, str):
             record.msg = strip_query(record.msg)
         return True
