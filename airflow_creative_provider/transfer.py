@@ -169,7 +169,8 @@ class PutBody(StreamingBody):
 class MultipartFormBody(StreamingBody):
     """``multipart/form-data``: every field as given, in order, then the file as the last part.
 
-    S3's POST policy requires the file last; fields are sent unchanged.
+    S3's POST policy requires the file last; fields are sent unchanged. Pass ``boundary``
+    to rebuild the same form for a retry (its ``content_type`` header stays valid).
     """
 
     def __init__(
@@ -181,9 +182,10 @@ class MultipartFormBody(StreamingBody):
         file_field: str = "file",
         filename: str = "file",
         file_content_type: str = "application/octet-stream",
+        boundary: str | None = None,
         **kwargs: Any,
     ) -> None:
-        self.boundary = secrets.token_hex(16)
+        self.boundary = boundary or secrets.token_hex(16)
         items = list(fields.items()) if isinstance(fields, Mapping) else list(fields)
         parts = []
         for name, value in items:
