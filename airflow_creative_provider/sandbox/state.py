@@ -71,8 +71,11 @@ class Faults:
     def add(self, kind: str, **options: Any) -> FaultRule:
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {kind!r}; use one of {', '.join(FAULT_KINDS)}")
-        if options.get("retry_after") is not None:
-            options["retry_after"] = str(options["retry_after"])
+        retry_after = options.get("retry_after")
+        if isinstance(retry_after, float) and retry_after.is_integer():
+            retry_after = int(retry_after)
+        if retry_after is not None:
+            options["retry_after"] = str(retry_after)
         with self._lock:
             rule = FaultRule(kind=kind, id=self._next_id, **options)
             self._next_id += 1
