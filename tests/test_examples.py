@@ -1,0 +1,125 @@
+"""The sample creatives shipped in ``examples/creatives/`` (used by ``scripts/demo``).
+
+Good files must decode to the sizes their names promise, bad files must be flagged by
+``Creative.inspect`` or by the type rules, files meant to be skipped must be there, and the
+generator must reproduce the committed bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from airflow_creative_provider.creative import Creative, PlatformRules
+
+REPO = Path(__file__).resolve().parent.parent
+CREATIVES = REPO / "examples" / "creatives"
+
+# key -> (mimetype, width, height, duration in seconds or None, video codec or None)
+GOOD = {
+    "banners/summer_sale_1200x628.jpg": ("image/jpeg", 1200, 628, None, None),
+    "banners/medium_rectangle_300x250.gif": ("image/gif", 300, 250, None, None),
+    "social/new_arrivals_1080x1080.png": ("image/png", 1080, 1080, None, None),
+    "logos/sunline_logo_600x600.png": ("image/png", 600, 600, None, None),
+    "logos/app_icon_100x100.png": ("image/png", 100, 100, None, None),
+    "video/product_teaser_640x360.mp4": ("video/mp4", 640, 360, 4.0, "h264"),
+    "video/story_360x640.mov": ("video/quicktime", 360, 640, 2.0, "h264"),
+    "archive/new_arrivals_copy.png": ("image/png", 1080, 1080, None, None),
+}
+
+# key -> the rule a platform accepting every image and video type refuses it under
+BAD = {
+    "bad/empty.png": "empty",
+    "bad/truncated_banner.jpg": "corrupt",
+    "bad/truncated_teaser.mp4": "corrupt",
+    "bad/jpeg_named_as.png": "type",
+    "bad/text_named_as.jpg": "type",
+    "bad/campaign_brief.txt": "type",
+    "bad/media_kit.pdf": "type",
+    "bad/summer#sale.png": "name",
+}
+
+# hidden files, Office lock files and partial downloads a source listing must skip
+SKIPPED = (
+    ".DS_Store",
+    "banners/._summer_sale_1200x628.jpg",
+    "~$campaign_plan.docx",
+    "video/product_teaser_640x360.mp4.part",
+)
+
+ANY_MEDIA = PlatformRules(
+    platform="any",
+    mimetypes=frozenset({"image/jpeg", "image/png", "image/gif", "video/mp4", "video/quicktime"}),
+    forbidden_name_chars="{}^/\\[]~<>|#%'\"`",  # MediaMath's forbidden upload-name characters
+)
+
+
+def committed_files() -> dict[str, Path]:
+    return {p.relative_to(CREATIVES).as_posix(): p for p in CREATIVES.rglob("*") if p.is_file()}
+
+
+def test_folder_holds_exactly_the_expected_files_and_stays_small():
+    files = committed_files()
+    assert set(files) == set(GOOD) | set(BAD) | set(SKIPPED)
+    assert sum(p.stat().st_size for p in files.values()) < 3 * 1024 * 1024
+
+
+@pytest.mark.parametrize("key", sorted(GOOD))
+def test_good_creatives_decode_with_expected_facts(key):
+    mimetype, width, height, duration, codec = GOOD[key]
+    creative = Creative.inspect(CREATIVES / key, key=key)
+    assert creative.error is None
+    assert creative.mimetype == mimetype
+    assert (creative.width, creative.height) == (width, height)
+    assert creative.video_codec == codec
+    if duration is None:
+        assert creative.duration is None
+    else:
+        assert creative.duration == pytest.approx(duration, abs=0.1)
+    assert ANY_MEDIA.check(creative) == []
+
+
+def test_the_alias_has_the_same_content_as_its_original():
+    copy = Creative.inspect(CREATIVES / "archive/new_arrivals_copy.png")
+    original = Creative.inspect(CREATIVES / "social/new_arrivals_1080x1080.png")
+    assert copy.sha256 == original.sha256
+    others = [Creative.inspect(CREATIVES / key).sha256 for key in GOOD if "new_arrivals" not in key]
+    assert len(set(others)) == len(others)  # every other good file is distinct content
+
+
+@pytest.mark.parametrize("key", sorted(BAD))
+def test_bad_files_are_refused(key):
+    creative = Creative.inspect(CREATIVES / key, key=key)
+    refusals = ANY_MEDIA.check(creative)
+    assert [r.rule for r in refusals] == [BAD[key]]
+    assert refusals[0].file == key and key in refusals[0].message
+
+
+def test_bad_files_are_flagged_by_inspect_itself():
+    assert Creative.inspect(CREATIVES / "bad/empty.png").error == "the file is empty"
+    assert "cannot be decoded" in Creative.inspect(CREATIVES / "bad/truncated_banner.jpg").error
+    assert "cannot be read" in Creative.inspect(CREATIVES / "bad/truncated_teaser.mp4").error
+    mislabelled = Creative.inspect(CREATIVES / "bad/jpeg_named_as.png")
+    assert (mislabelled.mimetype, mislabelled.extension_mimetype) == ("image/jpeg", "image/png")
+    assert Creative.inspect(CREATIVES / "bad/text_named_as.jpg").mimetype is None
+
+
+def test_files_to_skip_look_hidden_or_temporary():
+    for key in SKIPPED:
+        name = key.rsplit("/", 1)[-1]
+        assert name.startswith((".", "~$")) or name.endswith(".part"), key
+
+
+def test_generator_reproduces_the_committed_bytes():
+    spec = importlib.util.spec_from_file_location("make_creatives", REPO / "examples" / "make_creatives.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    generated = module.build()
+    committed = committed_files()
+    assert set(generated) == set(committed)
+    for key, data in generated.items():
+        expected = hashlib.sha256(committed[key].read_bytes()).hexdigest()
+        assert hashlib.sha256(data).hexdigest() == expected, f"{key} differs: rerun examples/make_creatives.py"
