@@ -13,9 +13,9 @@ import pytest
 import requests
 from fastapi import FastAPI, Request
 
-from airflow_creative_provider.hooks.base import TransferAdapter
 from airflow_creative_provider.transfer import (
     PAYLOAD,
+    TransferAdapter,
     base64_json_body,
     base64_length,
     form_body,

@@ -37,7 +37,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import httpx
 import requests
 from airflow.sdk import BaseHook
-from requests.adapters import HTTPAdapter
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -57,6 +56,7 @@ from airflow_creative_provider.exceptions import (
     PlatformUnavailable,
     UncertainOutcome,
 )
+from airflow_creative_provider.transfer import TransferAdapter
 
 if TYPE_CHECKING:
     from airflow.sdk import Connection
@@ -64,7 +64,6 @@ if TYPE_CHECKING:
     from airflow_creative_provider.creative import Creative, PlatformRules
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
-SEND_BLOCK_SIZE = 1024 * 1024
 _URL_QUERY = re.compile(r"(https?://[^\s?#\"'<>]+)\?[^\s#\"'<>]*")
 
 
@@ -107,18 +106,6 @@ def mask_secret(value: str) -> None:
     from airflow.sdk.log import mask_secret as _airflow_mask_secret
 
     _airflow_mask_secret(value)
-
-
-class TransferAdapter(HTTPAdapter):
-    """HTTPAdapter whose connections send bodies in 1 MiB blocks (urllib3's default is 16 KiB)."""
-
-    def __init__(self, blocksize: int = SEND_BLOCK_SIZE, **kwargs: Any) -> None:
-        self.blocksize = blocksize
-        super().__init__(**kwargs)
-
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        kwargs["blocksize"] = self.blocksize
-        super().init_poolmanager(*args, **kwargs)
 
 
 class RateLimiter:
