@@ -89,7 +89,8 @@ class _QueryStringFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if record.args:
             args = record.args if isinstance(record.args, tuple) else (record.args,)
-            record.args = tuple(self._clean(a) if isinstance(a, str) else a for a in args)
+            # httpx logs its request URL as an ``httpx.URL`` object, not a str.
+            record.args = tuple(self._clean(str(a)) if isinstance(a, (str, httpx.URL)) else a for a in args)
         if isinstance(record.msg, str):
             record.msg = strip_query(record.msg)
         return True
