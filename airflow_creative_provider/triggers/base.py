@@ -31,13 +31,15 @@ class AssetStatusTrigger(BaseTrigger):
     :param poll_interval: seconds between polls.
     :param timeout: seconds after ``started_at`` to give up; None waits forever.
     :param started_at: epoch seconds when waiting began (kept across triggerer restarts).
+    :param platform: platform name, when this base class is used directly (the sync DAG);
+        platform subclasses set ``hook_class`` instead.
     """
 
-    hook_class: ClassVar[type[CreativePlatformHook]]
+    hook_class: ClassVar[type[CreativePlatformHook] | None] = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        if not isinstance(cls.__dict__.get("hook_class", getattr(cls, "hook_class", None)), type):
+        if not isinstance(getattr(cls, "hook_class", None), type):
             raise TypeError(f"{cls.__name__} must set hook_class to a CreativePlatformHook subclass")
 
     def __init__(
@@ -47,8 +49,12 @@ class AssetStatusTrigger(BaseTrigger):
         poll_interval: float = 10.0,
         timeout: float | None = None,
         started_at: float | None = None,
+        platform: str | None = None,
     ) -> None:
         super().__init__()
+        if self.hook_class is None and platform is None:
+            raise ValueError("AssetStatusTrigger needs a platform name (or use a platform's trigger class)")
+        self.platform = platform
         self.conn_id = conn_id
         self.remote_ids = [str(i) for i in remote_ids]
         self.poll_interval = poll_interval
@@ -64,11 +70,19 @@ class AssetStatusTrigger(BaseTrigger):
                 "poll_interval": self.poll_interval,
                 "timeout": self.timeout,
                 "started_at": self.started_at,
+                **({"platform": self.platform} if self.platform else {}),
             },
         )
 
+    def _hook_class(self) -> type[CreativePlatformHook]:
+        if self.hook_class is not None:
+            return self.hook_class
+        from airflow_creative_provider.hooks import hook_class
+
+        return hook_class(str(self.platform))
+
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        hook = await self.hook_class.afrom_conn_id(self.conn_id)
+        hook = await self._hook_class().afrom_conn_id(self.conn_id)
         pending = list(self.remote_ids)
         done: dict[str, dict[str, Any]] = {}
         last: dict[str, dict[str, Any]] = {}
