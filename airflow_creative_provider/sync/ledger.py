@@ -1,0 +1,645 @@
+"""The ledger: a durable record of what was sent where (SQLAlchemy 2, any SQL database).
+
+Tables (created on first use):
+
+* ``creative_assets``: one row per (content sha256, platform, account): remote id, version,
+  state, reason, attempts, file key and name, source, timestamps and the last run. Before a
+  create call the engine writes its *intent* (state ``sending``, attempts + 1) and right after
+  it the remote id, so a task killed in between is resumed with the hook's lookup
+  (``submit(..., resume=True)``) instead of creating a second asset.
+* ``creative_claims``: one row per (sha256, platform, account) being sent. Its primary key
+  decides which of two overlapping runs sends the asset; a claim whose heartbeat is older
+  than ``stale_after`` seconds (its run died) can be taken over, atomically.
+* ``creative_files``: the file index (source, key -> size, mtime, sha256, facts), so an
+  unchanged folder is never read again.
+* ``creative_runs``: one row per run (params, counts per platform, bytes sent, plan rows).
+
+Default store: ``$AIRFLOW_HOME/creative_ledger.db`` (SQLite, WAL); the Airflow connection
+``creative_ledger`` (any SQLAlchemy URI) overrides it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    delete,
+    event,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError
+
+from airflow_creative_provider.sync.source import IndexEntry
+
+log = logging.getLogger(__name__)
+
+LEDGER_CONN_ID = "creative_ledger"
+DEFAULT_FILENAME = "creative_ledger.db"
+
+#: states of a ledger record.
+SENDING = "sending"  # intent written, remote id not yet known
+FAILED = "failed"  # the send failed; the next run resumes
+PENDING = "pending"
+PROCESSING = "processing"
+READY = "ready"
+REJECTED = "rejected"
+ARCHIVED = "archived"
+TERMINAL_STATES = frozenset({READY, REJECTED, ARCHIVED})
+
+metadata = MetaData()
+
+assets_table = Table(
+    "creative_assets",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("sha256", String(64), nullable=False),
+    Column("platform", String(64), nullable=False),
+    Column("account", String(255), nullable=False),
+    Column("remote_id", String(512)),
+    Column("version", String(255)),
+    Column("state", String(32), nullable=False),
+    Column("raw_state", String(255)),
+    Column("reason", Text),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("source", Text),
+    Column("file_key", Text),
+    Column("file_name", String(1024)),
+    Column("size", Integer),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("sent_at", Float),
+    Column("intent_at", Float),
+    Column("last_run_id", String(255)),
+    Column("state_run_id", String(255)),
+    UniqueConstraint("sha256", "platform", "account", name="uq_creative_assets_content"),
+)
+
+claims_table = Table(
+    "creative_claims",
+    metadata,
+    Column("sha256", String(64), primary_key=True),
+    Column("platform", String(64), primary_key=True),
+    Column("account", String(255), primary_key=True),
+    Column("run_id", String(255), nullable=False),
+    Column("claimed_at", Float, nullable=False),
+    Column("heartbeat_at", Float, nullable=False),
+)
+
+files_table = Table(
+    "creative_files",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", String(1024), nullable=False),
+    Column("file_key", String(1024), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("mtime", Float),
+    Column("sha256", String(64)),
+    Column("facts", JSON),
+    Column("updated_at", Float, nullable=False),
+    UniqueConstraint("source", "file_key", name="uq_creative_files_key"),
+)
+
+runs_table = Table(
+    "creative_runs",
+    metadata,
+    Column("run_id", String(255), primary_key=True),
+    Column("started_at", Float, nullable=False),
+    Column("finished_at", Float),
+    Column("source", Text),
+    Column("dry_run", Integer, nullable=False, default=0),
+    Column("params", JSON),
+    Column("summary", JSON),
+    Column("counts", JSON),
+    Column("bytes_sent", Integer, nullable=False, default=0),
+    Column("plan_rows", JSON),
+    Column("outcome", String(32)),
+)
+
+run_counts_table = Table(
+    "creative_run_counts",
+    metadata,
+    Column("run_id", String(255), primary_key=True),
+    Column("platform", String(64), primary_key=True),
+    Column("name", String(64), primary_key=True),
+    Column("value", Integer, nullable=False, default=0),
+)
+
+
+@dataclass(frozen=True)
+class AssetRecord:
+    """One ledger row: what one content became on one platform account."""
+
+    sha256: str
+    platform: str
+    account: str
+    state: str
+    remote_id: str | None = None
+    version: str | None = None
+    raw_state: str | None = None
+    reason: str | None = None
+    attempts: int = 0
+    source: str | None = None
+    file_key: str | None = None
+    file_name: str | None = None
+    size: int | None = None
+    created_at: float = 0.0
+    updated_at: float = 0.0
+    sent_at: float | None = None
+    intent_at: float | None = None
+    last_run_id: str | None = None
+    state_run_id: str | None = None
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.state in TERMINAL_STATES
+
+    @property
+    def needs_resume(self) -> bool:
+        """An earlier attempt may have created the asset: the hook must look it up first."""
+        return self.attempts > 0 and self.state in (SENDING, FAILED)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> AssetRecord:
+        return cls(**{name: row[name] for name in cls.__dataclass_fields__})
+
+
+def default_url() -> str:
+    """The ledger's SQLAlchemy URL: connection ``creative_ledger`` if defined, else SQLite in AIRFLOW_HOME."""
+    uri = _connection_uri(LEDGER_CONN_ID)
+    if uri:
+        return uri
+    home = os.environ.get("AIRFLOW_HOME") or os.path.expanduser("~/airflow")
+    os.makedirs(home, exist_ok=True)
+    return f"sqlite:///{os.path.join(home, DEFAULT_FILENAME)}"
+
+
+def _connection_uri(conn_id: str) -> str | None:
+    from airflow.sdk import BaseHook
+
+    try:
+        conn = BaseHook.get_connection(conn_id)
+    except Exception:  # noqa: BLE001 - absent connection: Airflow raises different types by context
+        return None
+    uri = conn.get_uri()
+    # Airflow writes SQLite URIs as sqlite://<host>; SQLAlchemy wants three slashes.
+    if conn.conn_type == "sqlite":
+        return f"sqlite:///{conn.host}" if conn.host else "sqlite://"
+    if uri.startswith("postgres://"):
+        uri = "postgresql://" + uri[len("postgres://") :]
+    return uri
+
+
+_ENGINES: dict[str, Engine] = {}
+_ENGINES_LOCK = threading.Lock()
+
+
+def _engine_for(url: str) -> Engine:
+    with _ENGINES_LOCK:
+        engine = _ENGINES.get(url)
+        if engine is None:
+            if url.startswith("sqlite"):
+                engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
+
+                @event.listens_for(engine, "connect")
+                def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+                    cursor = dbapi_conn.cursor()
+                    cursor.execute("PRAGMA journal_mode=WAL")
+                    cursor.execute("PRAGMA busy_timeout=60000")
+                    cursor.execute("PRAGMA synchronous=NORMAL")
+                    cursor.close()
+            else:
+                engine = create_engine(url, pool_pre_ping=True)
+            metadata.create_all(engine, checkfirst=True)
+            _ENGINES[url] = engine
+        return engine
+
+
+class Ledger:
+    """Durable record of what was sent where; see the module docstring.
+
+    :param url: SQLAlchemy URL; ``default_url()`` when omitted.
+    :param stale_after: seconds without heartbeat after which another run may take a claim.
+    """
+
+    def __init__(self, url: str | None = None, *, stale_after: float = 600.0) -> None:
+        self.url = url or default_url()
+        self.engine = _engine_for(self.url)
+        self.stale_after = stale_after
+
+    @property
+    def safe_url(self) -> str:
+        """The URL without its password, for logs."""
+        return self.engine.url.render_as_string(hide_password=True)
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        with self.engine.begin() as conn:
+            yield conn
+
+    # ------------------------------------------------------------------ file index
+    def file_index(self, source: str) -> dict[str, IndexEntry]:
+        """key -> ``IndexEntry`` of the last listing of ``source``."""
+        with self.begin() as conn:
+            rows = conn.execute(select(files_table).where(files_table.c.source == source)).mappings()
+            return {
+                r["file_key"]: IndexEntry(r["size"], r["mtime"], r["sha256"], _json(r["facts"]) or {}) for r in rows
+            }
+
+    def update_file_index(
+        self, source: str, entries: Mapping[str, IndexEntry], *, complete: bool, previous: Mapping[str, IndexEntry]
+    ) -> int:
+        """Store the index after a listing; only changed keys are written.
+
+        :param complete: the listing had no errors, so keys absent from it are dropped.
+        :param previous: the index the listing started from (to write only what changed).
+        :return: how many rows were written or removed.
+        """
+        now = time.time()
+        changed = [(k, e) for k, e in entries.items() if previous.get(k) != e]
+        removed = [k for k in previous if k not in entries] if complete else []
+        with self.begin() as conn:
+            for key, entry in changed:
+                values = {
+                    "size": entry.size,
+                    "mtime": entry.mtime,
+                    "sha256": entry.sha256,
+                    "facts": dict(entry.facts),
+                    "updated_at": now,
+                }
+                result = conn.execute(
+                    update(files_table)
+                    .where(files_table.c.source == source, files_table.c.file_key == key)
+                    .values(**values)
+                )
+                if result.rowcount == 0:
+                    conn.execute(insert(files_table).values(source=source, file_key=key, **values))
+            for chunk in _chunks(removed, 500):
+                conn.execute(
+                    delete(files_table).where(files_table.c.source == source, files_table.c.file_key.in_(chunk))
+                )
+        return len(changed) + len(removed)
+
+    # ------------------------------------------------------------------ asset records
+    def records(self, platform: str, account: str) -> list[AssetRecord]:
+        with self.begin() as conn:
+            rows = conn.execute(
+                select(assets_table).where(assets_table.c.platform == platform, assets_table.c.account == account)
+            ).mappings()
+            return [AssetRecord.from_row(r) for r in rows]
+
+    def get(self, sha256: str, platform: str, account: str) -> AssetRecord | None:
+        with self.begin() as conn:
+            row = (
+                conn.execute(select(assets_table).where(*self._key(sha256, platform, account))).mappings().one_or_none()
+            )
+            return AssetRecord.from_row(row) if row else None
+
+    @staticmethod
+    def _key(sha256: str, platform: str, account: str) -> tuple[Any, ...]:
+        return (
+            assets_table.c.sha256 == sha256,
+            assets_table.c.platform == platform,
+            assets_table.c.account == account,
+        )
+
+    def record_intent(
+        self,
+        sha256: str,
+        platform: str,
+        account: str,
+        *,
+        run_id: str,
+        source: str | None,
+        file_key: str,
+        file_name: str,
+        size: int | None,
+    ) -> AssetRecord:
+        """Write the intent to send (state ``sending``, attempts + 1) before any create call."""
+        now = time.time()
+        changes = {
+            "state": SENDING,
+            "reason": None,
+            "source": source,
+            "file_key": file_key,
+            "file_name": file_name,
+            "size": size,
+            "updated_at": now,
+            "intent_at": now,
+            "last_run_id": run_id,
+        }
+        bump = (
+            update(assets_table)
+            .where(*self._key(sha256, platform, account))
+            .values(attempts=assets_table.c.attempts + 1, **changes)
+        )
+        with self.begin() as conn:
+            updated = conn.execute(bump).rowcount
+        if not updated:
+            try:
+                with self.begin() as conn:
+                    conn.execute(
+                        insert(assets_table).values(
+                            sha256=sha256, platform=platform, account=account, attempts=1, created_at=now, **changes
+                        )
+                    )
+            except IntegrityError:
+                with self.begin() as conn:
+                    conn.execute(bump)
+        record = self.get(sha256, platform, account)
+        assert record is not None
+        return record
+
+    def record_sent(
+        self,
+        sha256: str,
+        platform: str,
+        account: str,
+        *,
+        run_id: str,
+        remote_id: str,
+        state: str,
+        version: str | None = None,
+        raw_state: str | None = None,
+        reason: str | None = None,
+    ) -> None:
+        """Store the remote id right after the create call."""
+        now = time.time()
+        with self.begin() as conn:
+            conn.execute(
+                update(assets_table)
+                .where(*self._key(sha256, platform, account))
+                .values(
+                    remote_id=remote_id,
+                    version=version,
+                    state=state,
+                    raw_state=raw_state,
+                    reason=reason,
+                    sent_at=now,
+                    updated_at=now,
+                    last_run_id=run_id,
+                    state_run_id=run_id,
+                )
+            )
+
+    def record_failure(
+        self, sha256: str, platform: str, account: str, *, run_id: str, reason: str, state: str = FAILED
+    ) -> None:
+        """The send failed (``failed``: resumed next run) or the platform refused it (``rejected``)."""
+        with self.begin() as conn:
+            conn.execute(
+                update(assets_table)
+                .where(*self._key(sha256, platform, account))
+                .values(state=state, reason=reason, updated_at=time.time(), last_run_id=run_id, state_run_id=run_id)
+            )
+
+    def record_status(
+        self,
+        sha256: str,
+        platform: str,
+        account: str,
+        *,
+        run_id: str,
+        state: str,
+        raw_state: str | None = None,
+        reason: str | None = None,
+    ) -> bool:
+        """Store a polled state; returns whether it changed."""
+        with self.begin() as conn:
+            result = conn.execute(
+                update(assets_table)
+                .where(
+                    *self._key(sha256, platform, account),
+                    (assets_table.c.state != state)
+                    | (assets_table.c.raw_state.is_(None))
+                    | (assets_table.c.raw_state != (raw_state or "")),
+                )
+                .values(
+                    state=state,
+                    raw_state=raw_state,
+                    reason=reason,
+                    updated_at=time.time(),
+                    last_run_id=run_id,
+                    state_run_id=run_id,
+                )
+            )
+            return result.rowcount > 0
+
+    # ------------------------------------------------------------------ claims
+    def claim(self, sha256: str, platform: str, account: str, run_id: str) -> bool:
+        """Take the right to send this content to this account; False when another live run holds it.
+
+        A claim held by the same run (a retried task) is taken again; one whose heartbeat is
+        older than ``stale_after`` is taken over with a compare-and-set on its old holder.
+        """
+        key = {"sha256": sha256, "platform": platform, "account": account}
+        where = (
+            claims_table.c.sha256 == sha256,
+            claims_table.c.platform == platform,
+            claims_table.c.account == account,
+        )
+        for _ in range(5):
+            now = time.time()
+            try:
+                with self.begin() as conn:
+                    conn.execute(insert(claims_table).values(**key, run_id=run_id, claimed_at=now, heartbeat_at=now))
+                return True
+            except IntegrityError:
+                pass
+            with self.begin() as conn:
+                row = conn.execute(select(claims_table).where(*where)).mappings().one_or_none()
+            if row is None:  # released in between: try again from the top
+                continue
+            if row["run_id"] != run_id and now - row["heartbeat_at"] < self.stale_after:
+                return False
+            with self.begin() as conn:
+                taken = conn.execute(
+                    update(claims_table)
+                    .where(
+                        *where,
+                        claims_table.c.run_id == row["run_id"],
+                        claims_table.c.heartbeat_at == row["heartbeat_at"],
+                    )
+                    .values(run_id=run_id, claimed_at=now, heartbeat_at=now)
+                ).rowcount
+            if taken == 1:
+                if row["run_id"] != run_id:
+                    log.warning(
+                        "Took over the stale claim of run %s on %s/%s %s",
+                        row["run_id"],
+                        platform,
+                        account,
+                        sha256[:12],
+                    )
+                return True
+        return False
+
+    def claim_holder(self, sha256: str, platform: str, account: str) -> str | None:
+        with self.begin() as conn:
+            return conn.execute(
+                select(claims_table.c.run_id).where(
+                    claims_table.c.sha256 == sha256,
+                    claims_table.c.platform == platform,
+                    claims_table.c.account == account,
+                )
+            ).scalar_one_or_none()
+
+    def heartbeat(self, run_id: str, platform: str, account: str) -> int:
+        """Refresh every claim this run holds on one platform account."""
+        with self.begin() as conn:
+            return conn.execute(
+                update(claims_table)
+                .where(
+                    claims_table.c.run_id == run_id,
+                    claims_table.c.platform == platform,
+                    claims_table.c.account == account,
+                )
+                .values(heartbeat_at=time.time())
+            ).rowcount
+
+    def release(self, sha256: str, platform: str, account: str, run_id: str) -> None:
+        with self.begin() as conn:
+            conn.execute(
+                delete(claims_table).where(
+                    claims_table.c.sha256 == sha256,
+                    claims_table.c.platform == platform,
+                    claims_table.c.account == account,
+                    claims_table.c.run_id == run_id,
+                )
+            )
+
+    # ------------------------------------------------------------------ runs
+    def start_run(
+        self,
+        run_id: str,
+        *,
+        source: str,
+        dry_run: bool,
+        params: Mapping[str, Any],
+        summary: Mapping[str, Any],
+        plan_rows: list[dict[str, Any]],
+    ) -> None:
+        """Create (or, for a re-run of the plan task, replace) the run's row."""
+        values = {
+            "started_at": time.time(),
+            "source": source,
+            "dry_run": int(dry_run),
+            "params": dict(params),
+            "summary": dict(summary),
+            "counts": {},
+            "bytes_sent": 0,
+            "plan_rows": plan_rows,
+            "finished_at": None,
+            "outcome": None,
+        }
+        with self.begin() as conn:
+            if conn.execute(update(runs_table).where(runs_table.c.run_id == run_id).values(**values)).rowcount == 0:
+                conn.execute(insert(runs_table).values(run_id=run_id, **values))
+
+    def run(self, run_id: str) -> dict[str, Any] | None:
+        with self.begin() as conn:
+            row = conn.execute(select(runs_table).where(runs_table.c.run_id == run_id)).mappings().one_or_none()
+            if row is None:
+                return None
+            data = dict(row)
+            for name in ("params", "summary", "counts", "plan_rows"):
+                data[name] = _json(data[name])
+            return data
+
+    def add_run_counts(self, run_id: str, platform: str, counts: Mapping[str, int], bytes_sent: int) -> None:
+        """Add one batch's counts (per platform and state) and bytes sent to the run (atomic increments)."""
+        values = {**{k: int(v) for k, v in counts.items()}, "bytes_sent": int(bytes_sent)}
+        for name, value in values.items():
+            where = (
+                run_counts_table.c.run_id == run_id,
+                run_counts_table.c.platform == platform,
+                run_counts_table.c.name == name,
+            )
+            for _ in range(3):
+                with self.begin() as conn:
+                    bump = update(run_counts_table).where(*where).values(value=run_counts_table.c.value + value)
+                    if conn.execute(bump).rowcount:
+                        break
+                try:
+                    with self.begin() as conn:
+                        conn.execute(
+                            insert(run_counts_table).values(run_id=run_id, platform=platform, name=name, value=value)
+                        )
+                    break
+                except IntegrityError:
+                    continue
+
+    def run_counts(self, run_id: str) -> dict[str, dict[str, int]]:
+        """``{platform: {name: value}}`` added by ``add_run_counts`` (``bytes_sent`` included)."""
+        result: dict[str, dict[str, int]] = {}
+        with self.begin() as conn:
+            rows = conn.execute(select(run_counts_table).where(run_counts_table.c.run_id == run_id)).mappings()
+            for row in rows:
+                result.setdefault(row["platform"], {})[row["name"]] = row["value"]
+        return result
+
+    def finish_run(self, run_id: str, *, outcome: str, summary: Mapping[str, Any] | None = None) -> None:
+        """Close the run's row: outcome, final summary, counts per platform and bytes sent."""
+        counts = self.run_counts(run_id)
+        values: dict[str, Any] = {
+            "finished_at": time.time(),
+            "outcome": outcome,
+            "counts": {p: {k: v for k, v in c.items() if k != "bytes_sent"} for p, c in counts.items()},
+            "bytes_sent": sum(c.get("bytes_sent", 0) for c in counts.values()),
+        }
+        if summary is not None:
+            values["summary"] = dict(summary)
+        with self.begin() as conn:
+            conn.execute(update(runs_table).where(runs_table.c.run_id == run_id).values(**values))
+
+    def recent_runs(self, limit: int = 20) -> list[dict[str, Any]]:
+        with self.begin() as conn:
+            rows = conn.execute(
+                select(
+                    runs_table.c.run_id,
+                    runs_table.c.started_at,
+                    runs_table.c.finished_at,
+                    runs_table.c.source,
+                    runs_table.c.dry_run,
+                    runs_table.c.counts,
+                    runs_table.c.bytes_sent,
+                    runs_table.c.outcome,
+                )
+                .order_by(runs_table.c.started_at.desc())
+                .limit(limit)
+            ).mappings()
+            return [dict(r, counts=_json(r["counts"])) for r in rows]
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, str):
+        return json.loads(value)
+    return value
+
+
+def _chunks(items: list[Any], size: int) -> Iterable[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

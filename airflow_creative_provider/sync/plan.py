@@ -1,0 +1,282 @@
+"""The plan: a pure function from source facts x ledger records x rules to work per platform.
+
+No I/O happens here, so every decision is unit tested on plain values:
+
+* new content -> ``upload``; the same content under a second name -> ``alias`` (sent once);
+* changed content under a known name -> ``upload`` as a new version of the earlier asset
+  where the platform has versions (``previous_id``), else as a new asset;
+* an intent without a remote id, or a failed send -> ``upload`` with ``resume`` (the hook
+  looks the asset up first, so nothing is created twice);
+* sent and not terminal -> ``poll``; ready or rejected -> ``none`` (the state and reason
+  are reported); refused by a local rule -> ``refused`` with the reason;
+* content no longer in the source -> reported; with ``archive_removed`` it is ``archive``d
+  on platforms that can archive and ``keep`` on the others. Nothing is archived when the
+  listing had errors, nor when more than ``max_archive`` assets would be (``would_archive``,
+  like rclone's ``--max-delete``); an asset that gets a new version is never archived.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from airflow_creative_provider.creative import Creative
+from airflow_creative_provider.sync.ledger import (
+    ARCHIVED,
+    FAILED,
+    PENDING,
+    PROCESSING,
+    READY,
+    REJECTED,
+    SENDING,
+    AssetRecord,
+)
+from airflow_creative_provider.sync.rules import Verdict
+
+UPLOAD = "upload"
+POLL = "poll"
+NONE = "none"
+ALIAS = "alias"
+REFUSED = "refused"
+ARCHIVE = "archive"
+KEEP = "keep"
+WOULD_ARCHIVE = "would_archive"
+#: actions that are work for a submit task.
+WORK_ACTIONS = frozenset({UPLOAD, POLL, ARCHIVE})
+
+#: change kinds of an upload.
+NEW = "new"
+CHANGED = "changed"
+RETRY = "retry"
+RESTORED = "restored"
+
+
+@dataclass(frozen=True)
+class Target:
+    """One platform account to sync to.
+
+    :param supports_archive: the platform can archive or trash an asset through its API.
+    :param supports_versions: a changed file becomes a new version of its earlier asset.
+    """
+
+    platform: str
+    account: str
+    supports_archive: bool = False
+    supports_versions: bool = False
+
+
+@dataclass(frozen=True)
+class PlanRow:
+    """One decision: a file (or a removed content) on one platform."""
+
+    platform: str
+    key: str
+    action: str
+    sha256: str | None = None
+    size: int | None = None
+    state: str | None = None
+    remote_id: str | None = None
+    version: str | None = None
+    previous_id: str | None = None
+    change: str | None = None
+    resume: bool = False
+    alias_of: str | None = None
+    reason: str | None = None
+    rule: str | None = None
+
+    @property
+    def is_work(self) -> bool:
+        return self.action in WORK_ACTIONS
+
+    def to_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+
+@dataclass
+class Plan:
+    """Every decision of one run, per platform; ``work`` is what the submit tasks do."""
+
+    rows: list[PlanRow] = field(default_factory=list)
+    listing_ok: bool = True
+    archive_blocked: str | None = None
+
+    def for_platform(self, platform: str) -> list[PlanRow]:
+        return [r for r in self.rows if r.platform == platform]
+
+    def work(self, platform: str) -> list[PlanRow]:
+        return [r for r in self.rows if r.platform == platform and r.is_work]
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """``{platform: {action: n}}``."""
+        result: dict[str, dict[str, int]] = {}
+        for row in self.rows:
+            per = result.setdefault(row.platform, {})
+            per[row.action] = per.get(row.action, 0) + 1
+        return result
+
+
+def build_plan(
+    files: Sequence[Creative],
+    verdicts: Mapping[tuple[str, str], Verdict],
+    records: Mapping[str, Iterable[AssetRecord]],
+    targets: Sequence[Target],
+    *,
+    source: str,
+    listing_ok: bool = True,
+    archive_removed: bool = False,
+    max_archive: int = 10,
+) -> Plan:
+    """Decide the work of one run (pure: no I/O).
+
+    :param files: the creatives listed in the source (with sha256).
+    :param verdicts: ``{(key, platform): Verdict}`` from the platforms' rules.
+    :param records: ledger records per platform, for the target's account.
+    :param targets: the platform accounts to sync to.
+    :param source: the source's identity; only its own records are considered removed.
+    :param listing_ok: the listing had no errors (else nothing is archived).
+    :param archive_removed: archive assets whose content left the source.
+    :param max_archive: the most assets archived in one run; above it nothing is archived.
+    """
+    plan = Plan(listing_ok=listing_ok)
+    by_content: dict[str, list[Creative]] = {}
+    for creative in sorted(files, key=lambda c: c.key):
+        if creative.sha256:
+            by_content.setdefault(creative.sha256, []).append(creative)
+    present = set(by_content)
+    candidates: list[PlanRow] = []
+    for target in targets:
+        platform_records = list(records.get(target.platform, ()))
+        by_sha = {r.sha256: r for r in platform_records}
+        by_key: dict[str, AssetRecord] = {}
+        for record in sorted(platform_records, key=lambda r: r.updated_at):
+            if record.source == source and record.file_key and record.remote_id and record.state != ARCHIVED:
+                by_key[record.file_key] = record
+        previous_ids: set[str] = set()
+        for sha256, creatives in by_content.items():
+            rows = _content_rows(target, sha256, creatives, verdicts, by_sha.get(sha256), by_key, previous_ids)
+            plan.rows.extend(rows)
+        live_ids = {r.remote_id for r in platform_records if r.sha256 in present and r.remote_id}
+        for record in sorted(platform_records, key=lambda r: (r.file_key or "", r.sha256)):
+            if record.source != source or record.sha256 in present or not record.remote_id:
+                continue
+            if record.state == ARCHIVED or record.remote_id in live_ids:
+                continue
+            row = PlanRow(
+                platform=target.platform,
+                key=record.file_key or record.sha256,
+                action=KEEP,
+                sha256=record.sha256,
+                size=record.size,
+                state=record.state,
+                remote_id=record.remote_id,
+                version=record.version,
+            )
+            if record.remote_id in previous_ids:
+                continue  # the same asset gets a new version in this run
+            if not archive_removed:
+                row = replace(row, reason="removed from the source; kept (archive_removed is off)")
+            elif not target.supports_archive:
+                row = replace(row, reason=f"removed from the source; kept ({target.platform} cannot archive)")
+            elif not listing_ok:
+                row = replace(row, reason="removed from the source; not archived because the listing had errors")
+            else:
+                row = replace(row, action=ARCHIVE, reason="removed from the source")
+                candidates.append(row)
+            plan.rows.append(row)
+    if len(candidates) > max_archive:
+        why = (
+            f"{len(candidates)} assets would be archived, more than max_archive={max_archive}; "
+            "nothing archived: raise max_archive to allow it"
+        )
+        plan.archive_blocked = why
+        blocked = {id(r) for r in candidates}
+        plan.rows = [replace(r, action=WOULD_ARCHIVE, reason=why) if id(r) in blocked else r for r in plan.rows]
+    return plan
+
+
+def _content_rows(
+    target: Target,
+    sha256: str,
+    creatives: list[Creative],
+    verdicts: Mapping[tuple[str, str], Verdict],
+    record: AssetRecord | None,
+    by_key: Mapping[str, AssetRecord],
+    previous_ids: set[str],
+) -> list[PlanRow]:
+    """The rows of one content (all its file names) on one platform."""
+    rows: list[PlanRow] = []
+    accepted: list[Creative] = []
+    for creative in creatives:
+        verdict = verdicts.get((creative.key, target.platform))
+        if verdict is not None and not verdict.accepted:
+            rows.append(
+                PlanRow(
+                    platform=target.platform,
+                    key=creative.key,
+                    action=REFUSED,
+                    sha256=sha256,
+                    size=creative.size,
+                    state=REFUSED,
+                    reason=verdict.reason,
+                    rule=verdict.rule,
+                )
+            )
+        else:
+            accepted.append(creative)
+    if not accepted:
+        return rows
+    primary = accepted[0]
+    if record is not None and record.file_key:
+        primary = next((c for c in accepted if c.key == record.file_key), primary)
+    base = PlanRow(platform=target.platform, key=primary.key, action=NONE, sha256=sha256, size=primary.size)
+    if record is None or record.state == ARCHIVED:
+        row = replace(base, action=UPLOAD, change=NEW if record is None else RESTORED, state="new")
+        earlier = by_key.get(primary.key)
+        if earlier is not None and earlier.sha256 != sha256:
+            row = replace(row, change=CHANGED)
+            if target.supports_versions:
+                row = replace(row, previous_id=earlier.remote_id, reason=f"new version of {earlier.remote_id}")
+                previous_ids.add(str(earlier.remote_id))
+            else:
+                row = replace(row, reason=f"changed content; a new asset (was {earlier.remote_id})")
+    elif record.state in (SENDING, FAILED) or (record.remote_id is None and record.state not in (READY, REJECTED)):
+        row = replace(
+            base,
+            action=UPLOAD,
+            change=RETRY,
+            resume=record.attempts > 0,
+            state=record.state,
+            remote_id=record.remote_id,
+            reason=record.reason,
+        )
+        earlier = by_key.get(primary.key)
+        if target.supports_versions and earlier is not None and earlier.sha256 != sha256:
+            row = replace(row, previous_id=earlier.remote_id)
+            previous_ids.add(str(earlier.remote_id))
+    elif record.state in (PENDING, PROCESSING):
+        row = replace(base, action=POLL, state=record.state, remote_id=record.remote_id, version=record.version)
+    else:  # ready or rejected: nothing to do, the state and reason are reported
+        row = replace(
+            base,
+            state=record.state,
+            remote_id=record.remote_id,
+            version=record.version,
+            reason=record.reason if record.state == REJECTED else None,
+        )
+    rows.append(row)
+    for alias in (c for c in accepted if c.key != primary.key):
+        rows.append(
+            replace(
+                row,
+                key=alias.key,
+                action=ALIAS,
+                alias_of=primary.key,
+                previous_id=None,
+                change=None,
+                resume=False,
+                size=alias.size,
+                reason=f"same content as {primary.key}; not sent again",
+            )
+        )
+    return rows

@@ -1,0 +1,322 @@
+"""List a creative source (local folder, ``file://`` or ``s3://bucket/prefix``) and learn each file's facts.
+
+The listing is one pass: a directory walk with ``stat`` for local folders, one recursive
+object listing for object storage (``ObjectStoragePath`` and the Amazon provider; name the
+connection in the URI as ``s3://conn_id@bucket/prefix`` or pass ``conn_id``). Keys are paths
+relative to the source, with ``/`` separators.
+
+Hidden and temporary files (dot files and dot folders, Office lock files ``~$...``, partial
+downloads such as ``.part``, ``.crdownload``, ``.tmp``) are skipped and counted, and so are
+files modified less than ``min_age_seconds`` ago (half-written files wait for the next run).
+
+Content is read only when needed: a file whose size and modification time match the file
+index of the previous run keeps its recorded facts (sha256, type, dimensions, ...), so an
+unchanged folder costs one listing. ``checksum=True`` re-reads every file. Errors (a folder
+that cannot be read, a file that vanished or cannot be opened) are collected, never raised
+for one file: a listing with errors is incomplete, so nothing may be archived because of it.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+import os
+import posixpath
+import re
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+from airflow_creative_provider.creative import Creative
+
+log = logging.getLogger(__name__)
+
+#: suffixes of files still being written by a browser, a download tool or an editor.
+TEMPORARY_SUFFIXES: tuple[str, ...] = (".part", ".partial", ".crdownload", ".download", ".tmp", ".temp", "~")
+#: prefixes of lock and temporary files (Office lock files ``~$report.docx``).
+TEMPORARY_PREFIXES: tuple[str, ...] = ("~$", ".~lock.")
+
+
+class SourceError(ValueError):
+    """The source itself cannot be listed (it does not exist, or is not a folder)."""
+
+
+@dataclass(frozen=True)
+class IndexEntry:
+    """What the file index remembers of one key: its size, mtime and facts (sha256, type...)."""
+
+    size: int
+    mtime: float | None
+    sha256: str | None
+    facts: Mapping[str, Any] = field(default_factory=dict)
+
+    def matches(self, size: int, mtime: float | None) -> bool:
+        if self.size != size or self.sha256 is None:
+            return False
+        if mtime is None or self.mtime is None:
+            return mtime is None and self.mtime is None
+        return abs(self.mtime - mtime) < 1e-6
+
+
+@dataclass
+class Listing:
+    """The result of listing a source.
+
+    :param files: the creatives kept, with their facts, sorted by key.
+    :param skipped: counts of skipped files by reason (``hidden``, ``temporary``, ``recent``,
+        ``excluded``).
+    :param errors: what could not be listed or read (``key: message``); any error makes
+        archiving impossible.
+    :param hashed: how many files were read in this listing (the others kept indexed facts).
+    """
+
+    source: str
+    files: list[Creative] = field(default_factory=list)
+    skipped: dict[str, int] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    hashed: int = 0
+    bytes_hashed: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def skip(self, reason: str) -> None:
+        self.skipped[reason] = self.skipped.get(reason, 0) + 1
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "files": len(self.files),
+            "bytes": sum(f.size for f in self.files),
+            "skipped": dict(self.skipped),
+            "errors": list(self.errors),
+            "hashed": self.hashed,
+            "bytes_hashed": self.bytes_hashed,
+        }
+
+
+@dataclass(frozen=True)
+class _Entry:
+    key: str
+    path: str
+    size: int
+    mtime: float | None
+
+
+# ---------------------------------------------------------------------------- globs
+@lru_cache(maxsize=64)
+def _glob_regex(pattern: str) -> re.Pattern[str]:
+    """Translate a glob with ``**`` (any folders), ``*`` and ``?`` (within one name) to a regex."""
+    i, out = 0, []
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^/]")
+            i += 1
+        elif pattern[i] == "[":
+            end = pattern.find("]", i + 1)
+            if end == -1:
+                out.append(re.escape("["))
+                i += 1
+            else:
+                out.append(fnmatch.translate(pattern[i : end + 1])[4:-3])
+                i = end + 1
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    return re.compile("".join(out) + r"\Z", re.DOTALL)
+
+
+def matches_include(key: str, include: str | None) -> bool:
+    """Does ``key`` match the ``include`` glob?
+
+    ``**`` spans folders, ``*`` and ``?`` stay within one name; a pattern without ``/``
+    matches the file name in any folder (``*.png``), a pattern with ``/`` the whole key.
+    Several patterns may be given separated by commas.
+    """
+    if not include:
+        return True
+    for pattern in (p.strip() for p in include.split(",")):
+        if not pattern:
+            continue
+        pattern = pattern.lstrip("/")
+        target = key if "/" in pattern else posixpath.basename(key)
+        if _glob_regex(pattern).match(target):
+            return True
+    return False
+
+
+def skip_reason(key: str) -> str | None:
+    """``hidden`` or ``temporary`` when the file must not be synced, else None."""
+    parts = key.split("/")
+    name = parts[-1]
+    if any(part.startswith(".") and not part.startswith(".~lock.") for part in parts[:-1]):
+        return "hidden"
+    if name.startswith(TEMPORARY_PREFIXES) or name.lower().endswith(TEMPORARY_SUFFIXES):
+        return "temporary"
+    if name.startswith("."):
+        return "hidden"
+    return None
+
+
+# ---------------------------------------------------------------------------- sources
+def is_object_storage(source: str) -> bool:
+    return "://" in source and not source.startswith("file://")
+
+
+def local_root(source: str) -> str:
+    return source[len("file://") :] if source.startswith("file://") else source
+
+
+def _walk_local(root: str, errors: list[str]) -> Iterator[_Entry]:
+    root = os.path.abspath(os.path.expanduser(root))
+    if not os.path.isdir(root):
+        raise SourceError(f"source {root!r} does not exist or is not a folder; check the source param.")
+
+    def on_error(exc: OSError) -> None:
+        where = os.path.relpath(exc.filename, root) if exc.filename else root
+        errors.append(f"{where}: cannot list ({exc.strerror or exc})")
+
+    for folder, dirs, names in os.walk(root, onerror=on_error):
+        dirs.sort()
+        rel = os.path.relpath(folder, root)
+        prefix = "" if rel == "." else rel.replace(os.sep, "/") + "/"
+        for name in sorted(names):
+            path = os.path.join(folder, name)
+            try:
+                st = os.stat(path)
+            except OSError as exc:
+                errors.append(f"{prefix}{name}: cannot stat ({exc.strerror or exc})")
+                continue
+            if not os.path.isfile(path):
+                continue
+            yield _Entry(prefix + name, path, st.st_size, st.st_mtime)
+
+
+def object_storage_root(source: str, conn_id: str | None = None) -> Any:
+    from airflow.sdk import ObjectStoragePath
+
+    return ObjectStoragePath(source, conn_id=conn_id) if conn_id else ObjectStoragePath(source)
+
+
+def _mtime_of(info: Mapping[str, Any]) -> float | None:
+    for name in ("LastModified", "mtime", "last_modified", "updated", "created"):
+        value = info.get(name)
+        if isinstance(value, datetime):
+            return value.timestamp()
+        if isinstance(value, (int, float)):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+            except ValueError:
+                continue
+    return None
+
+
+def _walk_object_storage(source: str, conn_id: str | None, errors: list[str]) -> Iterator[_Entry]:
+    root = object_storage_root(source, conn_id)
+    base = root.path.rstrip("/")
+    # str(ObjectStoragePath) carries the connection id (never a secret): ``s3://conn@bucket/key``.
+    uri_base = str(root).rstrip("/")
+    try:
+        found = root.fs.find(base, detail=True)
+    except FileNotFoundError:
+        raise SourceError(f"source {source!r} does not exist; check the source param.") from None
+    except Exception as exc:  # noqa: BLE001 - any storage error makes the listing incomplete
+        errors.append(f"{source}: cannot list ({type(exc).__name__}: {exc})")
+        return
+    if not found and not root.exists():
+        raise SourceError(f"source {source!r} does not exist; check the source param.")
+    for name in sorted(found):
+        info = found[name]
+        if info.get("type", "file") != "file":
+            continue
+        name = name.strip("/")
+        if not name.startswith(base.strip("/") + "/"):
+            continue
+        key = name[len(base.strip("/")) + 1 :]
+        yield _Entry(key, f"{uri_base}/{key}", int(info.get("size") or 0), _mtime_of(info))
+
+
+def list_source(
+    source: str,
+    *,
+    include: str | None = "**/*",
+    min_age_seconds: float = 0,
+    index: Mapping[str, IndexEntry] | None = None,
+    checksum: bool = False,
+    conn_id: str | None = None,
+    now: float | None = None,
+    inspect: Callable[[str, str], Creative] | None = None,
+) -> Listing:
+    """List ``source`` and return the facts of every file to sync.
+
+    :param source: a folder path, ``file://...`` or ``s3://[conn_id@]bucket/prefix``.
+    :param include: glob of the keys to keep (see ``matches_include``).
+    :param min_age_seconds: skip files modified less than this many seconds ago.
+    :param index: the file index of the previous run (key -> ``IndexEntry``): files whose
+        size and mtime match keep their recorded facts instead of being read again.
+    :param checksum: read every file, ignoring the index.
+    :param conn_id: Airflow connection for object storage (else the one in the URI, else
+        the Amazon provider's default).
+    :param now: epoch seconds to age files against (defaults to the current time).
+    :param inspect: ``(path, key) -> Creative``; defaults to ``Creative.inspect`` with sha1.
+    """
+    listing = Listing(source=source)
+    index = index or {}
+    now = time.time() if now is None else now
+    inspect = inspect or (lambda path, key: Creative.inspect(path, key, sha1=True))
+    if is_object_storage(source):
+        entries = _walk_object_storage(source, conn_id, listing.errors)
+    else:
+        entries = _walk_local(local_root(source), listing.errors)
+    for entry in entries:
+        reason = skip_reason(entry.key)
+        if reason:
+            listing.skip(reason)
+            continue
+        if not matches_include(entry.key, include):
+            listing.skip("excluded")
+            continue
+        if min_age_seconds and entry.mtime is not None and now - entry.mtime < min_age_seconds:
+            listing.skip("recent")
+            continue
+        known = index.get(entry.key)
+        if known is not None and not checksum and known.matches(entry.size, entry.mtime):
+            facts = {k: v for k, v in known.facts.items() if k not in ("path", "key", "size", "mtime")}
+            listing.files.append(Creative(path=entry.path, key=entry.key, size=entry.size, mtime=entry.mtime, **facts))
+            continue
+        try:
+            creative = inspect(entry.path, entry.key)
+        except (OSError, ValueError) as exc:
+            listing.errors.append(f"{entry.key}: cannot read ({type(exc).__name__}: {exc})")
+            continue
+        listing.hashed += 1
+        listing.bytes_hashed += creative.size
+        listing.files.append(creative.replace(mtime=entry.mtime))
+    listing.files.sort(key=lambda c: c.key)
+    return listing
+
+
+def index_entries(listing: Listing) -> dict[str, IndexEntry]:
+    """The file index to store after ``listing`` (key -> size, mtime, sha256, facts)."""
+    result = {}
+    for creative in listing.files:
+        facts = creative.to_dict()
+        for name in ("path", "key", "size", "mtime"):
+            facts.pop(name, None)
+        result[creative.key] = IndexEntry(creative.size, creative.mtime, creative.sha256, facts)
+    return result

@@ -1,0 +1,201 @@
+"""The ledger on a temporary SQLite: records, intent, claims (incl. a race), file index, runs."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, update
+
+from airflow_creative_provider.sync import ledger as ledger_module
+from airflow_creative_provider.sync.ledger import (
+    FAILED,
+    PROCESSING,
+    READY,
+    SENDING,
+    Ledger,
+    claims_table,
+    default_url,
+)
+from airflow_creative_provider.sync.source import IndexEntry
+
+SHA = "a" * 64
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> Ledger:
+    return Ledger(f"sqlite:///{tmp_path / 'ledger.db'}", stale_after=30)
+
+
+def intent(ledger: Ledger, run_id: str = "run-1", sha: str = SHA) -> None:
+    ledger.record_intent(
+        sha, "topsort", "vendor-1", run_id=run_id, source="/src", file_key="x/a.png", file_name="a.png", size=10
+    )
+
+
+def test_tables_created_on_first_use(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    ledger = Ledger(url)
+    assert ledger.records("topsort", "v") == []
+    assert (tmp_path / "fresh.db").exists()
+
+
+def test_intent_then_remote_id(ledger: Ledger) -> None:
+    intent(ledger)
+    record = ledger.get(SHA, "topsort", "vendor-1")
+    assert record is not None
+    assert (record.state, record.attempts, record.remote_id, record.file_key, record.file_name) == (
+        SENDING,
+        1,
+        None,
+        "x/a.png",
+        "a.png",
+    )
+    assert record.needs_resume and record.intent_at and record.last_run_id == "run-1"
+    ledger.record_sent(SHA, "topsort", "vendor-1", run_id="run-1", remote_id="r-1", state=PROCESSING, version="v1")
+    record = ledger.get(SHA, "topsort", "vendor-1")
+    assert record is not None
+    assert (record.remote_id, record.state, record.version, record.needs_resume) == ("r-1", PROCESSING, "v1", False)
+    assert record.sent_at is not None
+    # a second intent (a retry) counts the attempt on the same row
+    ledger.record_failure(SHA, "topsort", "vendor-1", run_id="run-1", reason="boom")
+    intent(ledger, "run-2")
+    record = ledger.get(SHA, "topsort", "vendor-1")
+    assert record is not None and record.attempts == 2 and record.last_run_id == "run-2" and record.reason is None
+    assert len(ledger.records("topsort", "vendor-1")) == 1
+    assert ledger.records("topsort", "other-account") == []
+
+
+def test_status_and_failure(ledger: Ledger) -> None:
+    intent(ledger)
+    ledger.record_failure(SHA, "topsort", "vendor-1", run_id="run-1", reason="503 from the platform")
+    record = ledger.get(SHA, "topsort", "vendor-1")
+    assert record is not None and (record.state, record.reason) == (FAILED, "503 from the platform")
+    ledger.record_sent(SHA, "topsort", "vendor-1", run_id="run-2", remote_id="r", state=PROCESSING)
+    assert ledger.record_status(SHA, "topsort", "vendor-1", run_id="run-2", state=READY, raw_state="approved")
+    assert not ledger.record_status(SHA, "topsort", "vendor-1", run_id="run-2", state=READY, raw_state="approved")
+    record = ledger.get(SHA, "topsort", "vendor-1")
+    assert record is not None and record.is_terminal and record.raw_state == "approved"
+
+
+def test_claims_exclusive_same_run_and_stale_takeover(ledger: Ledger) -> None:
+    assert ledger.claim(SHA, "topsort", "vendor-1", "scheduled")
+    assert not ledger.claim(SHA, "topsort", "vendor-1", "manual")
+    assert ledger.claim_holder(SHA, "topsort", "vendor-1") == "scheduled"
+    assert ledger.claim(SHA, "topsort", "vendor-1", "scheduled")  # a retried task of the same run
+    assert ledger.claim(SHA, "amazon_ads", "vendor-1", "manual")  # another platform is another claim
+    # the holder dies: its heartbeat goes stale and the other run takes over
+    with ledger.begin() as conn:
+        conn.execute(update(claims_table).values(heartbeat_at=time.time() - 31))
+    assert ledger.claim(SHA, "topsort", "vendor-1", "manual")
+    assert ledger.claim_holder(SHA, "topsort", "vendor-1") == "manual"
+    assert ledger.heartbeat("manual", "topsort", "vendor-1") == 1
+    ledger.release(SHA, "topsort", "vendor-1", "scheduled")  # not the holder: no effect
+    assert ledger.claim_holder(SHA, "topsort", "vendor-1") == "manual"
+    ledger.release(SHA, "topsort", "vendor-1", "manual")
+    assert ledger.claim(SHA, "topsort", "vendor-1", "scheduled")
+
+
+def test_claim_race_between_two_sessions(tmp_path: Path) -> None:
+    """Two ledgers (two engines, as two worker processes would have) race for 40 claims."""
+    url = f"sqlite:///{tmp_path / 'race.db'}"
+    first = Ledger(url)
+    ledger_module._ENGINES.pop(url)  # force a second, independent engine and pool
+    second = Ledger(url)
+    assert first.engine is not second.engine
+    shas = [f"{i:064x}" for i in range(40)]
+    won: dict[str, list[str]] = {"one": [], "two": []}
+    barrier = threading.Barrier(2)
+
+    def racer(name: str, ledger: Ledger) -> None:
+        barrier.wait()
+        for sha in shas:
+            if ledger.claim(sha, "topsort", "v", name):
+                won[name].append(sha)
+
+    threads = [threading.Thread(target=racer, args=(n, lg)) for n, lg in (("one", first), ("two", second))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(won["one"] + won["two"]) == sorted(shas)  # every claim won exactly once
+    assert not set(won["one"]) & set(won["two"])
+    with first.begin() as conn:
+        holders = dict(conn.execute(select(claims_table.c.sha256, claims_table.c.run_id)).all())
+    assert all(holders[s] == "one" for s in won["one"]) and all(holders[s] == "two" for s in won["two"])
+
+
+def test_stale_takeover_race_has_one_winner(ledger: Ledger) -> None:
+    assert ledger.claim(SHA, "topsort", "v", "dead-run")
+    with ledger.begin() as conn:
+        conn.execute(update(claims_table).values(heartbeat_at=time.time() - 60))
+    results: dict[str, bool] = {}
+    barrier = threading.Barrier(4)
+
+    def take(name: str) -> None:
+        barrier.wait()
+        results[name] = ledger.claim(SHA, "topsort", "v", name)
+
+    threads = [threading.Thread(target=take, args=(f"run-{i}",)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(results.values()) == 1
+    winner = next(n for n, ok in results.items() if ok)
+    assert ledger.claim_holder(SHA, "topsort", "v") == winner
+
+
+def test_file_index_roundtrip_and_removal(ledger: Ledger) -> None:
+    assert ledger.file_index("/src") == {}
+    entries = {
+        "a.png": IndexEntry(10, 1.5, SHA, {"mimetype": "image/png", "width": 2}),
+        "b.png": IndexEntry(20, 2.5, "b" * 64, {"mimetype": "image/png"}),
+    }
+    assert ledger.update_file_index("/src", entries, complete=True, previous={}) == 2
+    index = ledger.file_index("/src")
+    assert index == entries
+    assert ledger.file_index("/other") == {}
+    # unchanged entries are not written again
+    assert ledger.update_file_index("/src", entries, complete=True, previous=index) == 0
+    # an incomplete listing never drops keys
+    only_a = {"a.png": entries["a.png"]}
+    assert ledger.update_file_index("/src", only_a, complete=False, previous=index) == 0
+    assert set(ledger.file_index("/src")) == {"a.png", "b.png"}
+    assert ledger.update_file_index("/src", only_a, complete=True, previous=index) == 1
+    assert set(ledger.file_index("/src")) == {"a.png"}
+
+
+def test_runs_and_counts(ledger: Ledger) -> None:
+    ledger.start_run("run-1", source="/src", dry_run=False, params={"x": 1}, summary={"s": 2}, plan_rows=[{"k": 1}])
+    ledger.add_run_counts("run-1", "topsort", {"processing": 2, "failed": 1}, 300)
+    ledger.add_run_counts("run-1", "topsort", {"processing": 1}, 100)
+    ledger.add_run_counts("run-1", "mediamath", {"ready": 1}, 50)
+    assert ledger.run_counts("run-1")["topsort"] == {"processing": 3, "failed": 1, "bytes_sent": 400}
+    ledger.finish_run("run-1", outcome="failed")
+    run = ledger.run("run-1")
+    assert run is not None
+    assert run["counts"] == {"topsort": {"processing": 3, "failed": 1}, "mediamath": {"ready": 1}}
+    assert run["bytes_sent"] == 450 and run["outcome"] == "failed" and run["plan_rows"] == [{"k": 1}]
+    assert [r["run_id"] for r in ledger.recent_runs()] == ["run-1"]
+    json.dumps(ledger.recent_runs())
+
+
+def test_default_url_sqlite_under_airflow_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path))
+    monkeypatch.delenv("AIRFLOW_CONN_CREATIVE_LEDGER", raising=False)
+    assert default_url() == f"sqlite:///{tmp_path / 'creative_ledger.db'}"
+
+
+def test_connection_creative_ledger_overrides(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    db = tmp_path / "from-conn.db"
+    monkeypatch.setenv("AIRFLOW_CONN_CREATIVE_LEDGER", json.dumps({"conn_type": "sqlite", "host": str(db)}))
+    assert default_url() == f"sqlite:///{db}"
+    ledger = Ledger()
+    intent(ledger)
+    assert db.exists() and ledger.get(SHA, "topsort", "vendor-1") is not None
+    monkeypatch.setenv("AIRFLOW_CONN_CREATIVE_LEDGER", "postgres://user:s3cr3t-pw@db.example:5432/ledger")
+    assert default_url() == "postgresql://user:s3cr3t-pw@db.example:5432/ledger"
