@@ -761,9 +761,12 @@ def build_report(
         for r in res.get("results", []):
             submitted[(res["platform"], r.get("sha256"), r["key"])] = dict(r)
     waited: dict[tuple[str, str | None], dict[str, Any]] = {}
+    wait_errors: list[str] = []
     for res in wait_results:
         if not res:
             continue
+        if res.get("error"):
+            wait_errors.append(f"{res['platform']}: waiting for batch {res.get('index', 0)} failed: {res['error']}")
         for r in res.get("results", []):
             waited[(res["platform"], r.get("sha256"))] = dict(r)
     expected_batches = {(b["platform"], int(b.get("index", 0))) for b in plan.get("batches", []) if b.get("items")}
@@ -828,6 +831,7 @@ def build_report(
         rows.append({k: v for k, v in row.items() if v is not None})
     for platform in sorted(missing_platforms):
         failures.append(f"{platform}: a submit task did not finish; its assets were not all sent")
+    failures.extend(wait_errors)
     for platform in sorted(errored):
         failures.append(f"{platform}: {(plan['platforms'][platform] or {}).get('error')}")
     counts: dict[str, dict[str, int]] = {}

@@ -453,3 +453,55 @@ def test_delta_projects_end_to_end_over_http(
     api_key = json.loads(creative_sandbox_env.connection_env()["AIRFLOW_CONN_DELTA_PROJECTS_DEFAULT"])["password"]
     for text in (caplog.text, json.dumps(plan), json.dumps(results), json.dumps(report)):
         assert api_key not in text
+
+
+async def test_wait_operator_defers_to_one_trigger_per_batch(
+    creative_sandbox_env: Any, folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``CreativeSyncWaitOperator`` polls once, defers, and records what the trigger saw."""
+    from airflow.sdk.exceptions import TaskDeferred
+
+    from airflow_creative_provider.operators.sync import CreativeSyncWaitOperator, SyncBatchStatusTrigger
+    from airflow_creative_provider.sandbox.state import ProcessingSpeed
+
+    db = tmp_path / "ledger-from-connection.db"
+    monkeypatch.setenv("AIRFLOW_CONN_CREATIVE_LEDGER", json.dumps({"conn_type": "sqlite", "host": str(db)}))
+    creative_sandbox_env.state.speeds["delta_projects"] = ProcessingSpeed(polls=3, seconds=None)
+    plan = plan_run({"source": str(folder), "platforms": ["delta_projects"]}, run_id="wait-1")
+    (batch,) = plan["batches"]
+    result = submit_batch("delta_projects", batch["conn_id"], batch, "wait-1")
+    targets = wait_targets(result)
+    assert len(targets["remote_ids"]) == 3
+
+    operator = CreativeSyncWaitOperator(task_id="wait", targets=targets, poll_interval=0.01, deferrable=True)
+    with pytest.raises(TaskDeferred) as deferred:
+        operator.execute({"run_id": "wait-1"})
+    trigger = deferred.value.trigger
+    assert isinstance(trigger, SyncBatchStatusTrigger)
+    classpath, kwargs = trigger.serialize()
+    assert classpath == "airflow_creative_provider.operators.sync.SyncBatchStatusTrigger"
+    assert kwargs["platform"] == "delta_projects" and sorted(kwargs["remote_ids"]) == sorted(targets["remote_ids"])
+    json.dumps(kwargs)
+    rebuilt = SyncBatchStatusTrigger(**kwargs)
+    events = [event async for event in rebuilt.run()]
+    assert events[0].payload["status"] == "done"
+    recorded = operator.execute_complete({"run_id": "wait-1"}, events[0].payload, **deferred.value.kwargs)
+    assert {r["state"] for r in recorded["results"]} == {READY} and recorded["pending"] == 0
+    ledger = Ledger()
+    assert ledger.url == f"sqlite:///{db}"
+    states = {
+        r.file_key: r.state for r in ledger.records("delta_projects", plan["platforms"]["delta_projects"]["account"])
+    }
+    assert states == {"a.png": READY, "b.png": READY, "sub/c.png": READY}
+    report = build_report(plan, [result], [recorded])
+    assert not report["failed"] and row(report, "sub/c.png", "delta_projects")["state"] == READY
+
+    # nothing to wait for: no hook call, an empty result
+    empty = CreativeSyncWaitOperator(task_id="w2", targets={**targets, "remote_ids": [], "items": []}).execute(
+        {"run_id": "wait-1"}
+    )
+    assert empty["results"] == []
+    # a poll error is reported and fails the run in the report
+    failed = operator.execute_complete({"run_id": "wait-1"}, {"status": "error", "message": "503", "assets": {}})
+    assert failed["error"] == "503"
+    assert build_report(plan, [result], [failed])["failed"]
