@@ -725,6 +725,9 @@ class CreativePlatformHook(BaseHook):
 
     #: the platform can archive/trash an asset through its API (``archive``).
     supports_archive: ClassVar[bool] = False
+    #: ``submit(previous_id=...)`` makes a new version of that asset (Amazon's ``linkedAssetId``);
+    #: the sync engine passes ``previous_id`` for a changed file only where this is True.
+    supports_versions: ClassVar[bool] = False
 
     @property
     def account(self) -> str:
