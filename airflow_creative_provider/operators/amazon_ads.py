@@ -7,6 +7,7 @@ without its query string) reaches XCom, and ``AmazonAdsRegisterAssetOperator`` r
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from functools import cached_property
 from typing import Any
@@ -20,6 +21,18 @@ from airflow_creative_provider.hooks.amazon_ads import (
     upload_location,
 )
 from airflow_creative_provider.operators.base import CreativePlatformOperator
+
+
+def _as_list(value: Sequence[str] | str | None) -> list[str]:
+    """A list from a list, a rendered JSON array (``{{ params.tags | tojson }}``) or a comma-separated string."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            return [str(v) for v in json.loads(text)]
+        return [part.strip() for part in text.split(",") if part.strip()]
+    return [str(v) for v in value]
 
 
 class AmazonAdsUploadAssetOperator(CreativePlatformOperator):
@@ -87,10 +100,10 @@ class AmazonAdsRegisterAssetOperator(CreativePlatformOperator):
     :param upload_location: the upload location (or URL) to register (templated).
     :param name: asset name; defaults to the uploaded file's name (templated).
     :param asset_type: ``IMAGE`` or ``VIDEO``; defaults to the upload's (templated).
-    :param subtypes: ``assetSubTypeList`` (1–10), e.g. ``["LOGO"]``; defaults to ``OTHER_IMAGE`` /
-        ``BACKGROUND_VIDEO`` (templated).
-    :param tags: tags for search and categorisation (templated).
-    :param asins: ASINs to associate (templated).
+    :param subtypes: ``assetSubTypeList`` (1–10), e.g. ``["LOGO"]`` (or a JSON array / comma-separated
+        string); defaults to ``OTHER_IMAGE`` / ``BACKGROUND_VIDEO`` (templated).
+    :param tags: tags for search and categorisation, like ``subtypes`` (templated).
+    :param asins: ASINs to associate, like ``subtypes`` (templated).
     :param linked_asset_id: register a new version of this asset (``versionInfo.linkedAssetId``) (templated).
     :param version_notes: notes of the new version, at most 1000 characters (templated).
     :param brand_entity_id: sellers' brand entity; defaults to the connection's ``brand_entity_id`` (templated).
@@ -158,6 +171,7 @@ class AmazonAdsRegisterAssetOperator(CreativePlatformOperator):
         asset_type = self._pick(self.asset_type, "asset_type")
         sha256 = self._pick(self.content_sha256, "content_sha256")
         name = self._pick(self.name, "source_name")
+        name = str(name) if name not in (None, "") else None
         if not location or not asset_type or not name:
             raise PlatformConfigError(
                 "Amazon Ads: register needs upload_location, asset_type and name (or the upload task's XCom "
@@ -176,9 +190,9 @@ class AmazonAdsRegisterAssetOperator(CreativePlatformOperator):
             content_sha256=sha256,
             name=name,
             asset_type=asset_type,
-            subtypes=list(self.subtypes or hook.default_subtypes(asset_type)),
-            tags=list(self.tags or ()),
-            asins=list(self.asins or ()),
+            subtypes=_as_list(self.subtypes) or list(hook.default_subtypes(asset_type)),
+            tags=_as_list(self.tags),
+            asins=_as_list(self.asins),
             linked_asset_id=self.linked_asset_id or None,
             version_notes=self.version_notes,
             brand_entity_id=self.brand_entity_id,
