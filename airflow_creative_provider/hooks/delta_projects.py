@@ -307,15 +307,12 @@ class DeltaProjectsHook(CreativePlatformHook):
         """``GET .../file/<fileId>``: ``{id, name, state, url, checksum}``."""
         return dict(self._json(self.request("GET", self.file_path(file_id))) or {})
 
-    def upload_call(self, creative: Creative, name: str | None = None, bodies: list[Any] | None = None) -> ApiCall:
-        """The upload POST; each attempt streams a fresh base64 JSON body (SHA-1 hashed in passing)."""
+    def upload_call(self, creative: Creative, name: str | None = None) -> ApiCall:
+        """The upload POST; each attempt streams a fresh base64 JSON body with an exact Content-Length."""
         document = {"name": name or creative.name, "payload": PAYLOAD}
 
         def body() -> Base64JsonBody:
-            stream = base64_json_body(document, creative.open(), creative.size, hashes=("sha1",), label=creative.name)
-            if bodies is not None:
-                bodies.append(stream)
-            return stream
+            return base64_json_body(document, creative.open(), creative.size, label=creative.name)
 
         return self.call(
             "POST", self.files_path, data=body, headers={"Content-Type": "application/json"}, idempotent=False

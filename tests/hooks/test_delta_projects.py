@@ -466,3 +466,16 @@ async def test_api_key_never_in_logs_or_exception_texts(hook, sandbox, api_key, 
     )
     assert api_key not in everything
     assert "apikey=" not in everything
+
+
+def test_upload_that_timed_out_is_looked_up_before_sending_again(sandbox, monkeypatch, tmp_path):
+    set_conn(monkeypatch, sandbox, "dp_fast", extra={"timeout": 0.5})
+    sandbox.state.faults.add("delay", platform=PLATFORM, method="POST", delay=1.0)
+    hook = DeltaProjectsHook("dp_fast")
+    hook.recovery_poll = 0.05
+    asset = hook.submit(creative(image(tmp_path)))
+    time.sleep(0.8)  # let the delayed first request finish on the server side, whatever it does
+    names = [f["name"] for f in files_on_platform(sandbox)]
+    assert len(api_calls(sandbox, "GET", FILES)) >= 1  # looked up before deciding
+    assert asset.remote_id in {f["id"] for f in files_on_platform(sandbox)}
+    assert names == ["banner.png"], "a timed-out upload was repeated although it had created a file"
