@@ -19,6 +19,7 @@ from airflow_creative_provider.exceptions import (
     PlatformConfigError,
     PlatformRequestError,
     PresignedUrlExpired,
+    UncertainOutcome,
 )
 from airflow_creative_provider.hooks.base import AssetStatus
 from airflow_creative_provider.hooks.mediamath import (
@@ -247,6 +248,13 @@ def test_creative_not_found_is_a_request_error(hook):
     assert info.value.status == 404
 
 
+def test_validation_error_names_the_parameter(hook):
+    with pytest.raises(
+        PlatformRequestError, match="Validation Error; page_limit: must be an Integer between 1 and 100"
+    ):
+        hook.request("GET", hook.api_path("creatives"), params={"page_limit": 0, "advertiser_id": 100178})
+
+
 def test_business_validation_error_is_reported(hook):
     with pytest.raises(PlatformRequestError, match="Concept 123508 not associated with advertiser 100178"):
         hook.create_creative("wrong concept", concept_id=123508)
@@ -459,6 +467,15 @@ def test_create_answer_lost_finds_the_creative_instead_of_a_second_one(mm, hook,
     assert made["external_identifier"] == mark
     assert [c["atomic_creative_id"] for c in hook.list_creatives()] == [made["atomic_creative_id"]]
     assert {a["component_id"] for a in made["assets"]} == {2, COMPONENT_TITLE}
+
+
+def test_create_answered_503_is_not_repeated_blindly(mm, hook, image):
+    mm.state.faults.add("status", platform="mediamath", method="POST", path="/creatives$", status=503)
+    with pytest.raises(UncertainOutcome):
+        hook.create_native_creative(image)
+    assert hook.list_creatives() == [], "the lookup ran and found nothing"
+    made = hook.create_native_creative(image, resume=True)
+    assert [c["atomic_creative_id"] for c in hook.list_creatives()] == [made["atomic_creative_id"]]
 
 
 def test_task_retried_after_create_succeeded_makes_no_second_creative(mm, hook, image):

@@ -254,7 +254,17 @@ def test_post_assets_needs_an_owner_of_one_advertiser(client):
 
 # ----------------------------------------------------------------------------- upload
 def test_upload_refuses_forbidden_characters(client):
-    for name in ("a{b}.mp4", "a^b.mp4", "a~b.mp4", "a|b.mp4", "a'b.mp4", "a`b.mp4", "a%25b.mp4", "a%23b.mp4"):
+    for name in (
+        "a{b}.mp4",
+        "a^b.mp4",
+        "a~b.mp4",
+        "a|b.mp4",
+        "a'b.mp4",
+        "a`b.mp4",
+        "a%25b.mp4",
+        "a%23b.mp4",
+        "a/b.mp4",
+    ):
         assert_validation(client.api("GET", f"/upload/{name}"), "filename")
 
 
