@@ -1,0 +1,164 @@
+"""``creative_sync``: keep a shared folder of ad creatives in sync with five ad platforms."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pendulum
+from airflow.sdk import DAG, Asset, AssetAlias, Param, get_current_context, task
+
+from airflow_creative_provider import PLATFORMS
+from airflow_creative_provider.exceptions import PlatformConfigError
+from airflow_creative_provider.operators.sync import CreativeSyncWaitOperator
+from airflow_creative_provider.sync.engine import (
+    DEFAULT_BATCH_SIZE,
+    build_report,
+    default_source,
+    plan_run,
+    raise_for_report,
+    submit_batch,
+    wait_targets,
+)
+
+PLATFORM_NAMES = list(PLATFORMS)
+READY_CREATIVES = AssetAlias("creative_sync_ready")
+
+DOC = """
+### Creative sync
+
+Lists the **source** folder (a local path, `file://…` or `s3://bucket/prefix`), checks every
+file against each platform's rules, and sends what is new or changed to every selected
+platform: Topsort, Amazon Ads, MediaMath, MediaPocket and Delta Projects.
+
+* Unchanged files cost nothing (size and modification time are compared with the ledger);
+  the same content under a second name is sent once.
+* Files a platform does not accept are reported with the rule they break and never sent.
+* One failing file or platform never stops the others; the run fails at the end if any
+  send failed or a platform rejected a creative.
+* Ready creatives update the Airflow Assets `creative://<platform>/<account>`.
+
+The **report** task's log holds the table (file × platform → state, remote id, reason);
+its XCom `return_value` holds the same as JSON.
+"""
+
+
+def _wait_targets(submitted: dict[str, Any]) -> dict[str, Any]:
+    return wait_targets(submitted)
+
+
+with DAG(
+    dag_id="creative_sync",
+    description="Sync a folder of ad creatives to Topsort, Amazon Ads, MediaMath, MediaPocket and Delta Projects",
+    schedule="@hourly",
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    doc_md=DOC,
+    tags=["creatives", "ads"],
+    render_template_as_native_obj=False,
+    params={
+        "source": Param(
+            default_source(),
+            type="string",
+            minLength=1,
+            title="Source",
+            description="Folder path or URI (file://…, s3://bucket/prefix) holding the creatives.",
+        ),
+        "platforms": Param(
+            PLATFORM_NAMES,
+            type="array",
+            items={"type": "string", "enum": PLATFORM_NAMES},
+            examples=PLATFORM_NAMES,
+            uniqueItems=True,
+            minItems=1,
+            title="Platforms",
+            description="Where to sync.",
+        ),
+        "include": Param("**/*", type="string", title="Include", description="Glob of the files to sync."),
+        "dry_run": Param(False, type="boolean", title="Dry run", description="Plan and report; send nothing."),
+        "wait_for_ready": Param(
+            True, type="boolean", title="Wait for ready", description="Wait until each asset is ready or rejected."
+        ),
+        "batch_size": Param(
+            DEFAULT_BATCH_SIZE,
+            type="integer",
+            minimum=1,
+            title="Batch size",
+            description="Assets per mapped task; give each task tens of seconds of work.",
+        ),
+        "connections": Param(
+            {p: f"{p}_default" for p in PLATFORM_NAMES},
+            type="object",
+            title="Connections",
+            description="Airflow connection id per platform.",
+        ),
+        "strict": Param(
+            False, type="boolean", title="Strict", description="Fail the run for files refused by local rules too."
+        ),
+        "archive_removed": Param(
+            False,
+            type="boolean",
+            title="Archive removed",
+            description="Archive the assets of files removed from the source, where the platform can.",
+        ),
+        "max_archive": Param(
+            10, type="integer", minimum=0, title="Max archive", description="Most assets archived in one run."
+        ),
+        "checksum": Param(
+            False,
+            type="boolean",
+            title="Checksum",
+            description="Re-hash every file instead of trusting size and modification time.",
+        ),
+        "min_age_seconds": Param(
+            0,
+            type="integer",
+            minimum=0,
+            title="Minimum age (s)",
+            description="Skip files modified more recently than this (half-written files wait for the next run).",
+        ),
+    },
+) as dag:
+
+    @task
+    def plan(params: dict[str, Any] | None = None, run_id: str | None = None) -> list[dict[str, Any]]:
+        """List the source, apply the rules, read the ledger, split the work into batches.
+
+        Returns the batches (what ``submit`` maps over); the whole plan goes to XCom ``plan``.
+        """
+        try:
+            result = plan_run(params or {}, run_id=str(run_id))
+        except (ValueError, FileNotFoundError) as exc:
+            raise PlatformConfigError(f"creative_sync cannot start: {exc}") from None
+        get_current_context()["ti"].xcom_push(key="plan", value=result)
+        return result["batches"]
+
+    @task(map_index_template="{{ batch_label }}")
+    def submit(batch: dict[str, Any], run_id: str | None = None) -> dict[str, Any]:
+        """Send one batch to one platform (bounded concurrency, ledger updated per asset)."""
+        get_current_context()["batch_label"] = f"{batch['platform']} #{batch['index']}"  # type: ignore[typeddict-unknown-key]
+        if batch.get("error"):
+            raise PlatformConfigError(f"{batch['platform']}: {batch['error']}")
+        return submit_batch(batch["platform"], batch["conn_id"], batch, str(run_id))
+
+    @task(trigger_rule="all_done", outlets=[READY_CREATIVES])
+    def report(submitted: Any, waited: Any, outlet_events: Any = None) -> dict[str, Any]:
+        """Print the file x platform table, emit Asset events, fail the run if anything failed."""
+        ti = get_current_context()["ti"]
+        plan = ti.xcom_pull(task_ids="plan", key="plan")
+        if plan is None:
+            raise PlatformConfigError("creative_sync: the plan task did not finish; nothing was sent")
+        result = build_report(plan, [s for s in submitted or [] if s], [w for w in waited or [] if w])
+        print(result["table"])
+        for event in result.get("asset_events", []):
+            outlet_events[READY_CREATIVES].add(Asset(event["uri"]), extra=event.get("extra") or {})
+        ti.xcom_push(key="report", value=result)
+        raise_for_report(result)
+        return result
+
+    batches = plan()
+    submitted = submit.expand(batch=batches)
+    waited = CreativeSyncWaitOperator.partial(task_id="wait", deferrable=True, poll_interval=5).expand(
+        targets=submitted.map(_wait_targets)
+    )
+    report(submitted, waited.output)
