@@ -447,10 +447,19 @@ class MediaPocketHook(CreativePlatformHook):
     # ----------------------------------------------------------------- S3 staging
     @cached_property
     def s3_hook(self) -> S3Hook:
-        """The Amazon provider's ``S3Hook`` for the connection's ``aws_conn_id``."""
-        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+        """The Amazon provider's ``S3Hook`` for the connection's ``aws_conn_id``.
 
-        return S3Hook(aws_conn_id=self.extra_field("aws_conn_id", default="aws_default"))
+        Its client signs with SigV4 unless the AWS connection chose a signature version:
+        botocore otherwise presigns SigV2 URLs, which recent regions and strict endpoints refuse.
+        """
+        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+        from botocore.config import Config
+
+        aws_conn_id = self.extra_field("aws_conn_id", default="aws_default")
+        config = deepcopy(S3Hook(aws_conn_id=aws_conn_id).config)
+        if not config.signature_version:
+            config = config.merge(Config(signature_version="s3v4"))
+        return S3Hook(aws_conn_id=aws_conn_id, config=config)
 
     @property
     def staging_bucket(self) -> str:
@@ -500,23 +509,13 @@ class MediaPocketHook(CreativePlatformHook):
         self.log.info("%s: staged %s as s3://%s/%s", self.hook_name, filename, bucket, key)
         return f"s3://{bucket}/{key}"
 
-    @cached_property
-    def _presign_client(self) -> Any:
-        """An S3 client of the connection that signs with SigV4 (S3Hook's default presigns SigV2)."""
-        from botocore.config import Config
-
-        config = deepcopy(self.s3_hook.config)
-        if not config.signature_version:
-            config = config.merge(Config(signature_version="s3v4"))
-        return self.s3_hook.get_client_type(config=config)
-
     def presign(self, s3_uri: str) -> str:
         """A SigV4 presigned GET URL for ``s3_uri``, valid ``presigned_url_expires`` seconds.
 
         The URL is a secret: registered with the masker and never logged or returned to XCom.
         """
         bucket, key = self.s3_hook.parse_s3_url(s3_uri)
-        url = self._presign_client.generate_presigned_url(
+        url = self.s3_hook.get_conn().generate_presigned_url(
             "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=self.presigned_url_expires
         )
         self.register_secret(url)
