@@ -42,6 +42,7 @@ cause. An asset in the trash bin is reported rejected. The account is the ``proj
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import html
@@ -764,6 +765,13 @@ class MediaPocketHook(CreativePlatformHook):
         """One poll; staged objects of assets that finished are deleted (``delete_staged``)."""
         statuses = super().get_status(remote_ids)
         self.cleanup_staged(statuses)
+        return statuses
+
+    async def aget_status(self, remote_ids: Iterable[str]) -> dict[str, AssetStatus]:
+        """The async poll (triggers); staged objects of finished assets are deleted in a thread."""
+        statuses = await super().aget_status(remote_ids)
+        if any(s.state == AssetStatus.READY for s in statuses.values()):
+            await asyncio.to_thread(self.cleanup_staged, statuses)
         return statuses
 
     def check_connection(self) -> str:

@@ -30,6 +30,11 @@ def submit(tmp_path: Path, name: str = "banner.png", color: str = "red") -> str:
     return MediaPocketHook().submit(Creative.inspect(path)).remote_id
 
 
+def staged_keys(sandbox: Any) -> list[str]:
+    listing = sandbox.state.s3.client.list_objects_v2(Bucket="sandbox-staging", Prefix="mediapocket-staging/")
+    return [o["Key"] for o in listing.get("Contents", [])]
+
+
 async def first_event(trigger: MediaPocketAssetStatusTrigger) -> dict[str, Any]:
     async for event in trigger.run():
         return event.payload
@@ -54,10 +59,12 @@ def test_serialize_round_trip() -> None:
 
 async def test_run_until_processed(sandbox: Any, tmp_path: Path) -> None:
     ids = [submit(tmp_path, "a.png", "red"), submit(tmp_path, "b.png", "blue")]
+    assert len(staged_keys(sandbox)) == 2
     event = await first_event(MediaPocketAssetStatusTrigger("mediapocket_default", ids, poll_interval=0.05))
     assert event["status"] == "done"
     assert {s["raw_state"] for s in event["assets"].values()} == {"image"}
     assert all(s["details"]["md5_sum"] for s in event["assets"].values())
+    assert staged_keys(sandbox) == []  # deleted once processed
     assert len(sandbox.journal(platform=PLATFORM, method="GET", path=r"^/api/v2/assets/[^/]+$")) >= 4
 
 
