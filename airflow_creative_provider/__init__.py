@@ -120,6 +120,10 @@ CONNECTION_FORMS: dict[str, dict[str, Any]] = {
 }
 
 
+#: Operator extra links: only where a contract documents a URL for an asset (none is invented).
+EXTRA_LINKS = ["airflow_creative_provider.operators.delta_projects.DeltaProjectsAssetLink"]
+
+
 def _modules(role: str) -> list[dict[str, Any]]:
     return [
         {"integration-name": display, "python-modules": [f"airflow_creative_provider.{role}.{platform}"]}
@@ -151,5 +155,5 @@ def get_provider_info() -> dict[str, Any]:
             }
             for platform, (prefix, display, _) in PLATFORMS.items()
         ],
-        "extra-links": [f"airflow_creative_provider.links.{prefix}AssetLink" for prefix, _, _ in PLATFORMS.values()],
+        "extra-links": EXTRA_LINKS,
     }

@@ -61,3 +61,25 @@ def test_airflow_lists_the_provider(airflow_home: Path) -> None:
     )
     names = [p["package_name"] for p in json.loads(out.stdout)]
     assert PACKAGE_NAME in names
+
+
+def test_extra_links_and_connection_hooks_import() -> None:
+    import importlib
+
+    info = get_provider_info()
+    for path in [*info["extra-links"], *(c["hook-class-name"] for c in info["connection-types"])]:
+        module, _, name = path.rpartition(".")
+        assert hasattr(importlib.import_module(module), name), path
+
+
+def test_airflow_lists_every_hook_with_its_form(airflow_home: Path) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "airflow", "providers", "hooks", "--output", "json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    listed = {h["connection_type"]: h for h in json.loads(out.stdout)}
+    for platform, (prefix, _, _) in PLATFORMS.items():
+        assert listed[platform]["class"] == f"airflow_creative_provider.hooks.{platform}.{prefix}Hook"
+        assert listed[platform]["package_name"] == PACKAGE_NAME
