@@ -54,7 +54,7 @@ class SandboxApp(FastAPI):
         method = scope["method"]
         entry: dict[str, Any] = {"platform": platform, "method": method, "path": path, "kind": "api"}
         fault = state.faults.take(
-            platform, method, path, kinds=("status", "delay", "drop", "drop_after", "expire_token")
+            platform, method, path, kinds=("status", "delay", "delay_after", "drop", "drop_after", "expire_token")
         )
         if fault and fault.kind == "expire_token":
             state.expire_tokens(platform)
@@ -76,11 +76,14 @@ class SandboxApp(FastAPI):
             return
 
         captured: dict[str, Any] = {}
+        held: list[dict[str, Any]] = []
+        holding = fault is not None and fault.kind in ("drop_after", "delay_after")
 
         async def capture(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 captured["status"] = message["status"]
-            if fault and fault.kind == "drop_after":
+            if holding:
+                held.append(message)
                 return
             await send(message)
 
@@ -93,6 +96,11 @@ class SandboxApp(FastAPI):
         state.journal.record(**entry)
         if fault and fault.kind == "drop_after":
             await _drop(send)
+        elif fault and fault.kind == "delay_after":
+            # Processed and journaled; the answer waits (a client killed meanwhile never learns it).
+            await asyncio.sleep(fault.delay)
+            for message in held:
+                await send(message)
 
     def _fault_response(self, platform: str, status: int, message: str) -> Response:
         module = self.modules.get(platform)

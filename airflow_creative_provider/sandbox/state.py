@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-FAULT_KINDS = ("status", "delay", "drop", "drop_after", "expire_url", "expire_token")
+FAULT_KINDS = ("status", "delay", "delay_after", "drop", "drop_after", "expire_url", "expire_token")
 PLATFORMS = ("topsort", "amazon_ads", "mediamath", "mediapocket", "delta_projects")
 
 
@@ -21,7 +21,8 @@ class FaultRule:
     """One injected fault.
 
     :param kind: ``status`` (answer ``status``, with ``retry_after`` when given), ``delay``
-        (wait ``delay`` seconds, then answer normally), ``drop`` (close the connection before
+        (wait ``delay`` seconds, then answer normally), ``delay_after`` (process the request, then
+        hold the answer ``delay`` seconds), ``drop`` (close the connection before
         the request is processed), ``drop_after`` (process it, then close the connection
         without an answer: the client cannot know it worked), ``expire_url`` (a presigned
         upload is refused as expired), ``expire_token`` (every token of the platform expires).

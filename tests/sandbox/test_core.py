@@ -225,3 +225,13 @@ def test_cli_prints_urls_and_connections() -> None:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_delay_after_processes_first_then_holds_the_answer(sandbox) -> None:
+    sandbox.state.faults.add("delay_after", platform="demo", delay=0.6)
+    started = time.monotonic()
+    assert requests.get(f"{sandbox.url}/demo/x", timeout=5).status_code == 404
+    assert time.monotonic() - started >= 0.55
+    entry = sandbox.journal(platform="demo")[0]
+    assert entry["status"] == 404
+    assert time.time() - entry["time"] >= 0.5  # journaled before the answer was held
