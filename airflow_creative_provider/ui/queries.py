@@ -1,0 +1,473 @@
+"""Read-only queries of the ledger for the Creatives page and its JSON API (SQLAlchemy Core).
+
+A *creative* is one content (sha256): the file index (``creative_files``) knows the files
+that hold it now (key, size, facts such as type, dimensions, duration), the asset table
+(``creative_assets``) what it became on each platform account. A creative still recorded
+on a platform but gone from the source is listed too, under the name it was sent with.
+
+Every list is filtered, counted and paged by the database (``LIMIT``/``OFFSET`` over a
+grouped ``UNION``); only the rows of one page are read, whatever the ledger's size.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import posixpath
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import and_, case, distinct, func, literal, select, union_all
+from sqlalchemy.engine import Connection
+
+from airflow_creative_provider import PLATFORMS
+from airflow_creative_provider.sync.ledger import (
+    ARCHIVED,
+    FAILED,
+    PENDING,
+    PROCESSING,
+    READY,
+    REJECTED,
+    SENDING,
+    Ledger,
+    assets_table,
+    files_table,
+    run_counts_table,
+    runs_table,
+)
+
+#: ledger states the page can filter by (``refused``: refused by the platform's rules).
+REFUSED = "refused"
+STATES: tuple[str, ...] = (READY, PROCESSING, PENDING, SENDING, FAILED, REJECTED, REFUSED, ARCHIVED)
+SORTS: tuple[str, ...] = ("name", "first_seen", "last_change")
+MAX_LIMIT = 500
+
+
+@dataclass(frozen=True)
+class AssetFilter:
+    """What the matrix shows.
+
+    :param platforms: columns to show (all platforms in the ledger when empty); with
+        ``state`` also the platforms the state must be on.
+    :param state: only creatives in this state on one of ``platforms``.
+    :param search: case-insensitive part of a file name or key.
+    :param sort: ``name``, ``first_seen`` (newest first) or ``last_change`` (newest first).
+    :param offset: rows to skip.
+    :param limit: rows of one page (at most ``MAX_LIMIT``).
+    """
+
+    platforms: tuple[str, ...] = ()
+    state: str | None = None
+    search: str | None = None
+    sort: str = "name"
+    offset: int = 0
+    limit: int = 50
+
+
+@dataclass
+class Column:
+    """One platform account: a column of the matrix."""
+
+    platform: str
+    account: str
+    label: str
+    assets: int = 0
+
+    @property
+    def key(self) -> str:
+        return f"{self.platform}:{self.account}"
+
+
+@dataclass
+class AssetPage:
+    """One page of the matrix."""
+
+    total: int
+    offset: int
+    limit: int
+    columns: list[Column]
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _like(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _contents() -> Any:
+    """Every (content, name) the ledger knows: files now in a source, and sent assets."""
+    f, a = files_table, assets_table
+    in_source = select(
+        f.c.sha256.label("sha256"),
+        f.c.file_key.label("key"),
+        f.c.size.label("size"),
+        f.c.updated_at.label("seen_at"),
+        f.c.updated_at.label("changed_at"),
+        literal(1).label("present"),
+    ).where(f.c.sha256.is_not(None))
+    sent = select(
+        a.c.sha256.label("sha256"),
+        a.c.file_key.label("key"),
+        a.c.size.label("size"),
+        a.c.created_at.label("seen_at"),
+        a.c.updated_at.label("changed_at"),
+        literal(0).label("present"),
+    ).where(a.c.file_key.is_not(None))
+    return union_all(in_source, sent).subquery("contents")
+
+
+def _grouped(flt: AssetFilter) -> Any:
+    """One row per content, filtered (not yet paged)."""
+    u = _contents()
+    name = func.coalesce(func.min(case((u.c.present == 1, u.c.key))), func.min(u.c.key))
+    query = select(
+        u.c.sha256.label("sha256"),
+        name.label("key"),
+        func.min(u.c.seen_at).label("first_seen"),
+        func.max(u.c.changed_at).label("last_change"),
+        func.max(u.c.present).label("present"),
+        func.count(distinct(u.c.key)).label("names"),
+    ).group_by(u.c.sha256)
+    if flt.search:
+        v = _contents()
+        query = query.where(
+            u.c.sha256.in_(select(v.c.sha256).where(v.c.key.ilike(_like(flt.search.strip()), escape="\\")))
+        )
+    if flt.state:
+        a = assets_table
+        cond = [a.c.state == flt.state]
+        if flt.platforms:
+            cond.append(a.c.platform.in_(flt.platforms))
+        query = query.where(u.c.sha256.in_(select(a.c.sha256).where(and_(*cond))))
+    return query
+
+
+def columns(conn: Connection, platforms: Sequence[str] = ()) -> list[Column]:
+    """The platform accounts in the ledger (the asked-for platforms even when empty)."""
+    a = assets_table
+    rows = conn.execute(
+        select(a.c.platform, a.c.account, func.count().label("n")).group_by(a.c.platform, a.c.account)
+    ).all()
+    found: dict[tuple[str, str], int] = {(r.platform, r.account): r.n for r in rows}
+    wanted = set(platforms)
+    result = [
+        Column(platform, account, display_name(platform), n)
+        for (platform, account), n in found.items()
+        if not wanted or platform in wanted
+    ]
+    for platform in wanted - {c.platform for c in result}:
+        result.append(Column(platform, "", display_name(platform), 0))
+    order = {p: i for i, p in enumerate(PLATFORMS)}
+    result.sort(key=lambda c: (order.get(c.platform, len(order)), c.platform, c.account))
+    return result
+
+
+def display_name(platform: str) -> str:
+    return PLATFORMS[platform][1] if platform in PLATFORMS else platform
+
+
+def list_assets(ledger: Ledger, flt: AssetFilter) -> AssetPage:
+    """One page of creatives with their facts and one cell per platform account."""
+    limit = max(1, min(int(flt.limit), MAX_LIMIT))
+    offset = max(0, int(flt.offset))
+    grouped = _grouped(flt).subquery("grouped")
+    order = {
+        "name": (grouped.c.key, grouped.c.sha256),
+        "first_seen": (grouped.c.first_seen.desc(), grouped.c.key, grouped.c.sha256),
+        "last_change": (grouped.c.last_change.desc(), grouped.c.key, grouped.c.sha256),
+    }[flt.sort if flt.sort in SORTS else "name"]
+    with ledger.begin() as conn:
+        cols = columns(conn, flt.platforms)
+        total = conn.execute(select(func.count()).select_from(grouped)).scalar_one()
+        page = conn.execute(select(grouped).order_by(*order).limit(limit).offset(offset)).mappings().all()
+        shas = [r["sha256"] for r in page]
+        files: dict[str, list[Mapping[str, Any]]] = {}
+        assets: dict[str, list[Mapping[str, Any]]] = {}
+        if shas:
+            for r in conn.execute(
+                select(files_table).where(files_table.c.sha256.in_(shas)).order_by(files_table.c.file_key)
+            ).mappings():
+                files.setdefault(r["sha256"], []).append(r)
+            for r in conn.execute(select(assets_table).where(assets_table.c.sha256.in_(shas))).mappings():
+                assets.setdefault(r["sha256"], []).append(r)
+    rows = [_row(r, files.get(r["sha256"], []), assets.get(r["sha256"], []), cols) for r in page]
+    _local_verdicts(rows, cols)
+    return AssetPage(total=total, offset=offset, limit=limit, columns=cols, rows=rows)
+
+
+def _row(
+    group: Mapping[str, Any],
+    files: Sequence[Mapping[str, Any]],
+    assets: Sequence[Mapping[str, Any]],
+    cols: Sequence[Column],
+) -> dict[str, Any]:
+    key = group["key"]
+    current = next((f for f in files if f["file_key"] == key), files[0] if files else None)
+    facts = _json(current["facts"]) if current else {}
+    facts = facts or {}
+    sent = next((a for a in assets if a["file_key"] == key), assets[0] if assets else None)
+    size = current["size"] if current else (sent["size"] if sent else None)
+    by_column = {(a["platform"], a["account"]): a for a in assets}
+    cells: dict[str, dict[str, Any] | None] = {}
+    for col in cols:
+        record = by_column.get((col.platform, col.account))
+        cells[col.key] = _cell(record) if record else None
+    return {
+        "sha256": group["sha256"],
+        "key": key,
+        "file_name": posixpath.basename(key),
+        "other_names": sorted({f["file_key"] for f in files} - {key}),
+        "in_source": bool(group["present"]),
+        "source": current["source"] if current else (sent["source"] if sent else None),
+        "mimetype": facts.get("mimetype"),
+        "kind": kind_of(facts.get("mimetype"), key),
+        "type": type_label(facts.get("mimetype"), key),
+        "size": size,
+        "width": facts.get("width"),
+        "height": facts.get("height"),
+        "duration": facts.get("duration"),
+        "video_codec": facts.get("video_codec"),
+        "error": facts.get("error"),
+        "first_seen": group["first_seen"],
+        "last_change": group["last_change"],
+        "cells": cells,
+        "_creative": _creative(current["source"], current["file_key"], current["size"], facts) if current else None,
+    }
+
+
+def _local_verdicts(rows: Sequence[dict[str, Any]], cols: Sequence[Column]) -> None:
+    """Fill the cells without a ledger record: ``refused`` with the reason when the platform's
+    rules refuse the file (the sync never sends it), else left empty (not sent yet).
+
+    The rules are the hooks' own (``sync.rules``), applied to the facts in the file index,
+    only for the rows of one page: no file is read.
+    """
+    from airflow_creative_provider.sync.rules import check, rules_for
+
+    rules: dict[str, Any] = {}
+    for row in rows:
+        creative = row.pop("_creative", None)
+        if creative is None:
+            continue
+        for col in cols:
+            if row["cells"].get(col.key) is not None:
+                continue
+            if col.platform not in rules:
+                try:
+                    rules[col.platform] = rules_for(col.platform)
+                except Exception:  # noqa: BLE001 - a platform not installed: nothing to say
+                    rules[col.platform] = None
+            if rules[col.platform] is None:
+                continue
+            verdict = check(creative, col.platform, rules[col.platform])
+            if not verdict.accepted:
+                row["cells"][col.key] = {
+                    "platform": col.platform,
+                    "account": col.account,
+                    "state": REFUSED,
+                    "local": True,
+                    "reason": verdict.reason,
+                    "rule": verdict.rule,
+                }
+
+
+def _creative(source: str | None, key: str, size: int | None, facts: Mapping[str, Any]) -> Any:
+    from airflow_creative_provider.creative import Creative
+
+    known = {f for f in Creative.__dataclass_fields__ if f not in ("path", "key", "size", "extra")}
+    kept = {k: v for k, v in facts.items() if k in known}
+    return Creative(path=source_path(source or "", key), key=key, size=int(size or 0), **kept)
+
+
+def _cell(record: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "platform": record["platform"],
+        "account": record["account"],
+        "state": record["state"],
+        "raw_state": record["raw_state"],
+        "remote_id": record["remote_id"],
+        "version": record["version"],
+        "reason": record["reason"],
+        "file_key": record["file_key"],
+        "updated_at": record["updated_at"],
+        "sent_at": record["sent_at"],
+        "run_id": record["state_run_id"] or record["last_run_id"],
+        "last_run_id": record["last_run_id"],
+        "local": False,
+    }
+
+
+EXTENSION_KINDS = {
+    ".jpg": "image",
+    ".jpeg": "image",
+    ".png": "image",
+    ".gif": "image",
+    ".webp": "image",
+    ".mp4": "video",
+    ".mov": "video",
+    ".webm": "video",
+}
+
+
+def kind_of(mimetype: str | None, key: str) -> str:
+    """``image``, ``video`` or ``other``: from the content type, else the extension."""
+    major = (mimetype or "").split("/")[0]
+    if major in ("image", "video"):
+        return major
+    if mimetype:
+        return "other"
+    return EXTENSION_KINDS.get(os.path.splitext(key)[1].lower(), "other")
+
+
+def type_label(mimetype: str | None, key: str) -> str:
+    """A short type for people: ``PNG``, ``MP4``, ``QuickTime``... (``?`` when unknown)."""
+    if mimetype:
+        sub = mimetype.split("/")[-1]
+        return {"quicktime": "QuickTime", "jpeg": "JPEG", "svg+xml": "SVG", "octet-stream": "binary"}.get(
+            sub, sub.upper()
+        )
+    ext = os.path.splitext(key)[1].lstrip(".").upper()
+    return ext or "?"
+
+
+def file_location(ledger: Ledger, sha256: str) -> tuple[str, str, dict[str, Any]] | None:
+    """(source, key, facts) of a file in a source holding this content, None when none does."""
+    with ledger.begin() as conn:
+        row = (
+            conn.execute(
+                select(files_table.c.source, files_table.c.file_key, files_table.c.facts)
+                .where(files_table.c.sha256 == sha256)
+                .order_by(files_table.c.updated_at.desc())
+                .limit(1)
+            )
+            .mappings()
+            .one_or_none()
+        )
+    if row is None:
+        return None
+    return row["source"], row["file_key"], _json(row["facts"]) or {}
+
+
+def source_path(source: str, key: str) -> str:
+    """The readable path or URI of ``key`` in ``source`` (as the sync listed it)."""
+    if "://" in source and not source.startswith("file://"):
+        return f"{source.rstrip('/')}/{key}"
+    root = source[len("file://") :] if source.startswith("file://") else source
+    return os.path.join(root, *key.split("/"))
+
+
+# ---------------------------------------------------------------------------- runs
+#: the counts of a run, per platform, in the page's order.
+RUN_COUNTS: tuple[str, ...] = ("sent", "ready", "rejected", "refused", "failed", "unchanged")
+
+
+def list_runs(ledger: Ledger, *, offset: int = 0, limit: int = 20) -> tuple[int, list[dict[str, Any]]]:
+    """(total, one page of runs, newest first) with counts per platform and bytes sent."""
+    limit = max(1, min(int(limit), MAX_LIMIT))
+    offset = max(0, int(offset))
+    r = runs_table
+    with ledger.begin() as conn:
+        total = conn.execute(select(func.count()).select_from(r)).scalar_one()
+        rows = (
+            conn.execute(
+                select(
+                    r.c.run_id,
+                    r.c.started_at,
+                    r.c.finished_at,
+                    r.c.source,
+                    r.c.dry_run,
+                    r.c.summary,
+                    r.c.bytes_sent,
+                    r.c.outcome,
+                )
+                .order_by(r.c.started_at.desc(), r.c.run_id)
+                .limit(limit)
+                .offset(offset)
+            )
+            .mappings()
+            .all()
+        )
+        run_ids = [row["run_id"] for row in rows]
+        live: dict[str, dict[str, dict[str, int]]] = {}
+        if run_ids:
+            c = run_counts_table
+            for row in conn.execute(select(c).where(c.c.run_id.in_(run_ids))).mappings():
+                live.setdefault(row["run_id"], {}).setdefault(row["platform"], {})[row["name"]] = row["value"]
+    return total, [_run(row, live.get(row["run_id"], {})) for row in rows]
+
+
+def _run(row: Mapping[str, Any], submitted: Mapping[str, Mapping[str, int]]) -> dict[str, Any]:
+    """A run's counts per platform from its plan (actions), report (final states) and submits.
+
+    ``sent``: uploads that reached the platform in this run; ``ready`` / ``rejected`` /
+    ``failed``: final states of the report (``rejected`` includes earlier rejections still
+    standing); ``refused``: refused by the platform's rules, never sent; ``unchanged``: already
+    on the platform (nothing to do, or the same content under another name).
+    """
+    summary = _json(row["summary"]) or {}
+    platforms = summary.get("platforms") or {}
+    report_counts: Mapping[str, Mapping[str, int]] = summary.get("counts") or {}
+    names = list(dict.fromkeys([*platforms, *report_counts, *submitted]))
+    per_platform: dict[str, dict[str, Any]] = {}
+    for platform in names:
+        plan = (platforms.get(platform) or {}).get("counts") or {}
+        final = report_counts.get(platform) or {}
+        sub = submitted.get(platform) or {}
+        sent = sum(v for k, v in sub.items() if k not in ("bytes_sent", FAILED, REFUSED, SENDING))
+        if row["dry_run"]:
+            sent = 0
+        per_platform[platform] = {
+            "label": display_name(platform),
+            "account": (platforms.get(platform) or {}).get("account"),
+            "error": (platforms.get(platform) or {}).get("error"),
+            "sent": sent,
+            "ready": int(final.get(READY, 0)),
+            "rejected": int(final.get(REJECTED, 0)),
+            "refused": int(plan.get("refused", 0)) or int(final.get(REFUSED, 0)),
+            "failed": int(final.get(FAILED, 0)) + int(final.get("not_sent", 0)) + int(final.get("error", 0)),
+            "unchanged": int(plan.get("none", 0)) + int(plan.get("alias", 0)),
+            "bytes_sent": int(sub.get("bytes_sent", 0)),
+        }
+    bytes_sent = int(row["bytes_sent"] or 0) or sum(p["bytes_sent"] for p in per_platform.values())
+    return {
+        "run_id": row["run_id"],
+        "started_at": row["started_at"],
+        "finished_at": row["finished_at"],
+        "source": row["source"],
+        "dry_run": bool(row["dry_run"]),
+        "outcome": row["outcome"] or ("running" if row["finished_at"] is None else None),
+        "bytes_sent": bytes_sent,
+        "failures": list(summary.get("failures") or [])[:20],
+        "platforms": per_platform,
+    }
+
+
+def run_connections(ledger: Ledger, run_ids: Sequence[str]) -> dict[str, dict[str, str]]:
+    """run id -> {platform: conn id} from the runs' params (to build the platforms' hooks)."""
+    if not run_ids:
+        return {}
+    with ledger.begin() as conn:
+        rows = conn.execute(
+            select(runs_table.c.run_id, runs_table.c.params).where(runs_table.c.run_id.in_(list(set(run_ids))))
+        ).mappings()
+        return {r["run_id"]: dict((_json(r["params"]) or {}).get("connections") or {}) for r in rows}
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, str):
+        return json.loads(value)
+    return value
+
+
+__all__ = [
+    "AssetFilter",
+    "AssetPage",
+    "Column",
+    "STATES",
+    "columns",
+    "file_location",
+    "list_assets",
+    "list_runs",
+    "source_path",
+]
