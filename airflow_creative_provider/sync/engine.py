@@ -44,8 +44,8 @@ from airflow_creative_provider.sync.ledger import (
     TERMINAL_STATES,
     Ledger,
 )
-from airflow_creative_provider.sync.rules import check_all
-from airflow_creative_provider.sync.source import index_entries, list_source
+from airflow_creative_provider.sync.rules import Verdict, check
+from airflow_creative_provider.sync.source import index_entries, is_object_storage, list_source, local_root
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ def normalise_params(params: Mapping[str, Any]) -> dict[str, Any]:
     if max_archive < 0:
         raise ValueError("max_archive must be 0 or more")
     return {
-        "source": str(params.get("source") or default_source()),
+        "source": source_identity(str(params.get("source") or default_source())),
         "source_conn_id": params.get("source_conn_id") or None,
         "platforms": list(dict.fromkeys(platforms)),
         "include": params.get("include") or "**/*",
@@ -100,6 +100,13 @@ def normalise_params(params: Mapping[str, Any]) -> dict[str, Any]:
         "min_age_seconds": float(params.get("min_age_seconds") or 0),
         "concurrency": int(params["concurrency"]) if params.get("concurrency") else None,
     }
+
+
+def source_identity(source: str) -> str:
+    """One spelling per source (the ledger's key): absolute local paths, URIs without a trailing slash."""
+    if is_object_storage(source):
+        return source.rstrip("/")
+    return os.path.abspath(os.path.expanduser(local_root(source)))
 
 
 def _hook_class(platform: str) -> Any:
@@ -136,7 +143,13 @@ def plan_run(params: Mapping[str, Any], *, run_id: str, ledger: Ledger | None = 
         checksum=p["checksum"],
         conn_id=p["source_conn_id"],
     )
-    ledger.update_file_index(source, index_entries(listing), complete=listing.ok, previous=previous)
+    ledger.update_file_index(
+        source,
+        index_entries(listing, only_read=True),
+        complete=listing.ok,
+        previous=previous,
+        present=(c.key for c in listing.files),
+    )
     log.info(
         "Listed %s: %d files (%d read, %d from the index), skipped %s, %d errors",
         source,
@@ -174,7 +187,14 @@ def plan_run(params: Mapping[str, Any], *, run_id: str, ledger: Ledger | None = 
                 supports_versions=bool(getattr(cls, "supports_versions", False)),
             )
         )
-    verdicts = check_all(listing.files, rules)
+    verdict_cache: dict[tuple[str, str], Verdict] = {}
+
+    def verdicts(creative: Creative, platform: str) -> Verdict:
+        key = (creative.key, platform)
+        if key not in verdict_cache:
+            verdict_cache[key] = check(creative, platform, rules[platform])
+        return verdict_cache[key]
+
     records = {t.platform: ledger.records(t.platform, t.account) for t in targets}
     plan = planning.build_plan(
         listing.files,
@@ -186,12 +206,11 @@ def plan_run(params: Mapping[str, Any], *, run_id: str, ledger: Ledger | None = 
         archive_removed=p["archive_removed"],
         max_archive=p["max_archive"],
     )
-    rows = [_compact(r.to_dict()) for r in plan.rows]
+    plan_counts = plan.counts()
     for platform, info in platform_info.items():
         if info["error"]:
-            rows.extend(
-                {"platform": platform, "key": c.key, "action": "error", "sha256": c.sha256, "reason": info["error"]}
-                for c in listing.files
+            plan.rows.extend(
+                planning.PlanRow(platform, c.key, "error", sha256=c.sha256, reason=info["error"]) for c in listing.files
             )
 
     creatives = {c.key: c for c in listing.files}
@@ -215,12 +234,12 @@ def plan_run(params: Mapping[str, Any], *, run_id: str, ledger: Ledger | None = 
         for index, start in enumerate(range(0, len(work), p["batch_size"])):
             items = []
             for row in work[start : start + p["batch_size"]]:
-                item = _compact(row.to_dict())
+                item = row.to_dict(compact=True)
                 if row.action == planning.UPLOAD:
                     item["creative"] = creatives[row.key].to_dict()
                 items.append(item)
             batches.append({**common, "index": index, "items": items, "error": None})
-        info["counts"] = plan.counts().get(platform, {})
+        info["counts"] = plan_counts.get(platform, {})
         info["supports_archive"] = next((t.supports_archive for t in targets if t.platform == platform), False)
     summary = {
         "listing": listing.summary(),
@@ -230,7 +249,14 @@ def plan_run(params: Mapping[str, Any], *, run_id: str, ledger: Ledger | None = 
         "seconds": round(time.monotonic() - started, 3),
     }
     safe_params = {k: v for k, v in p.items()}
-    ledger.start_run(run_id, source=source, dry_run=p["dry_run"], params=safe_params, summary=summary, plan_rows=rows)
+    ledger.start_run(
+        run_id,
+        source=source,
+        dry_run=p["dry_run"],
+        params=safe_params,
+        summary=summary,
+        plan_rows=planning.pack_rows(plan.rows),
+    )
     for platform, info in platform_info.items():
         if info["error"]:
             log.error("%s: %s", platform, info["error"])
@@ -247,9 +273,19 @@ def plan_run(params: Mapping[str, Any], *, run_id: str, ledger: Ledger | None = 
         "listing": listing.summary(),
         "platforms": platform_info,
         "archive_blocked": plan.archive_blocked,
-        "counts": plan.counts(),
+        "counts": plan_counts,
         "batches": batches,
     }
+
+
+def unpack_rows(packed: Any) -> list[dict[str, Any]]:
+    """The inverse of ``plan.pack_rows`` (empty values left out again)."""
+    if not packed:
+        return []
+    if isinstance(packed, list):
+        return packed
+    fields = packed["fields"]
+    return [{k: v for k, v in zip(fields, values, strict=True) if v is not None} for values in packed["rows"]]
 
 
 def _compact(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -749,7 +785,7 @@ def build_report(
     strict = plan.get("strict", False) if strict is None else strict
     dry_run = bool(plan.get("dry_run"))
     stored = ledger.run(run_id) or {}
-    plan_rows: list[dict[str, Any]] = stored.get("plan_rows") or plan.get("rows") or []
+    plan_rows = unpack_rows(stored.get("plan_rows")) or plan.get("rows") or []
     submitted: dict[tuple[str, str | None, str], dict[str, Any]] = {}
     seen_batches: set[tuple[str, int]] = set()
     bytes_sent = 0

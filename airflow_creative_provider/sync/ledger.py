@@ -270,17 +270,26 @@ class Ledger:
             }
 
     def update_file_index(
-        self, source: str, entries: Mapping[str, IndexEntry], *, complete: bool, previous: Mapping[str, IndexEntry]
+        self,
+        source: str,
+        entries: Mapping[str, IndexEntry],
+        *,
+        complete: bool,
+        previous: Mapping[str, IndexEntry],
+        present: Iterable[str] | None = None,
     ) -> int:
         """Store the index after a listing; only changed keys are written.
 
+        :param entries: the listing's entries (all, or only the files read again).
         :param complete: the listing had no errors, so keys absent from it are dropped.
         :param previous: the index the listing started from (to write only what changed).
+        :param present: every key of the listing, when ``entries`` holds only the changed ones.
         :return: how many rows were written or removed.
         """
         now = time.time()
         changed = [(k, e) for k, e in entries.items() if previous.get(k) != e]
-        removed = [k for k in previous if k not in entries] if complete else []
+        keys = set(present) if present is not None else set(entries)
+        removed = [k for k in previous if k not in keys] if complete else []
         with self.begin() as conn:
             for key, entry in changed:
                 values = {
@@ -305,11 +314,13 @@ class Ledger:
 
     # ------------------------------------------------------------------ asset records
     def records(self, platform: str, account: str) -> list[AssetRecord]:
+        """Every record of one platform account."""
+        columns = [assets_table.c[name] for name in AssetRecord.__dataclass_fields__]
         with self.begin() as conn:
             rows = conn.execute(
-                select(assets_table).where(assets_table.c.platform == platform, assets_table.c.account == account)
-            ).mappings()
-            return [AssetRecord.from_row(r) for r in rows]
+                select(*columns).where(assets_table.c.platform == platform, assets_table.c.account == account)
+            ).all()
+            return [AssetRecord(*row) for row in rows]
 
     def get(self, sha256: str, platform: str, account: str) -> AssetRecord | None:
         with self.begin() as conn:
@@ -540,7 +551,7 @@ class Ledger:
         dry_run: bool,
         params: Mapping[str, Any],
         summary: Mapping[str, Any],
-        plan_rows: list[dict[str, Any]],
+        plan_rows: Any,
     ) -> None:
         """Create (or, for a re-run of the plan task, replace) the run's row."""
         values = {

@@ -17,8 +17,9 @@ No I/O happens here, so every decision is unit tested on plain values:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from operator import attrgetter
 from typing import Any
 
 from airflow_creative_provider.creative import Creative
@@ -89,8 +90,33 @@ class PlanRow:
     def is_work(self) -> bool:
         return self.action in WORK_ACTIONS
 
-    def to_dict(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+    def to_dict(self, *, compact: bool = False) -> dict[str, Any]:
+        """The row as a dict; ``compact`` leaves out empty fields (None, False)."""
+        if not compact:
+            return {name: getattr(self, name) for name in _ROW_FIELDS}
+        return {
+            name: value for name in _ROW_FIELDS if (value := getattr(self, name)) is not None and value is not False
+        }
+
+
+_ROW_FIELDS = tuple(PlanRow.__dataclass_fields__)
+_ROW_VALUES = attrgetter(*_ROW_FIELDS)
+
+
+def pack_rows(rows: Iterable[PlanRow]) -> dict[str, Any]:
+    """Rows as one field list + value lists: compact JSON for the ledger's run record."""
+    return {"fields": list(_ROW_FIELDS), "rows": [_ROW_VALUES(row) for row in rows]}
+
+
+#: the rules' verdict on one file for one platform: a mapping ``{(key, platform): Verdict}``
+#: or a function ``(creative, platform) -> Verdict`` called only where a decision needs it.
+Verdicts = Mapping[tuple[str, str], Verdict] | Callable[[Creative, str], Verdict | None]
+
+
+def _verdict(verdicts: Verdicts, creative: Creative, platform: str) -> Verdict | None:
+    if callable(verdicts):
+        return verdicts(creative, platform)
+    return verdicts.get((creative.key, platform))
 
 
 @dataclass
@@ -118,7 +144,7 @@ class Plan:
 
 def build_plan(
     files: Sequence[Creative],
-    verdicts: Mapping[tuple[str, str], Verdict],
+    verdicts: Verdicts,
     records: Mapping[str, Iterable[AssetRecord]],
     targets: Sequence[Target],
     *,
@@ -130,7 +156,9 @@ def build_plan(
     """Decide the work of one run (pure: no I/O).
 
     :param files: the creatives listed in the source (with sha256).
-    :param verdicts: ``{(key, platform): Verdict}`` from the platforms' rules.
+    :param verdicts: the platforms' rules on each file: ``{(key, platform): Verdict}`` or a
+        function ``(creative, platform) -> Verdict``, called only for files that need a
+        decision (content already ready under the same single name needs none).
     :param records: ledger records per platform, for the target's account.
     :param targets: the platform accounts to sync to.
     :param source: the source's identity; only its own records are considered removed.
@@ -199,16 +227,35 @@ def _content_rows(
     target: Target,
     sha256: str,
     creatives: list[Creative],
-    verdicts: Mapping[tuple[str, str], Verdict],
+    verdicts: Verdicts,
     record: AssetRecord | None,
     by_key: Mapping[str, AssetRecord],
     previous_ids: set[str],
 ) -> list[PlanRow]:
     """The rows of one content (all its file names) on one platform."""
+    if (
+        record is not None
+        and record.state in (READY, REJECTED)
+        and len(creatives) == 1
+        and creatives[0].key == record.file_key
+    ):  # the common case of a rerun, kept cheap: sent, terminal, same single name
+        return [
+            PlanRow(
+                platform=target.platform,
+                key=record.file_key,
+                action=NONE,
+                sha256=sha256,
+                size=creatives[0].size,
+                state=record.state,
+                remote_id=record.remote_id,
+                version=record.version,
+                reason=record.reason if record.state == REJECTED else None,
+            )
+        ]
     rows: list[PlanRow] = []
     accepted: list[Creative] = []
     for creative in creatives:
-        verdict = verdicts.get((creative.key, target.platform))
+        verdict = _verdict(verdicts, creative, target.platform)
         if verdict is not None and not verdict.accepted:
             rows.append(
                 PlanRow(

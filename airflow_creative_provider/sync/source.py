@@ -18,6 +18,7 @@ for one file: a listing with errors is incomplete, so nothing may be archived be
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import logging
 import os
@@ -79,6 +80,8 @@ class Listing:
     errors: list[str] = field(default_factory=list)
     hashed: int = 0
     bytes_hashed: int = 0
+    #: keys of the files read in this listing (the others kept their indexed facts).
+    read_keys: set[str] = field(default_factory=set)
 
     @property
     def ok(self) -> bool:
@@ -296,7 +299,7 @@ def list_source(
             continue
         known = index.get(entry.key)
         if known is not None and not checksum and known.matches(entry.size, entry.mtime):
-            facts = {k: v for k, v in known.facts.items() if k not in ("path", "key", "size", "mtime")}
+            facts = {k: known.facts[k] for k in _FACT_FIELDS if k in known.facts}
             listing.files.append(Creative(path=entry.path, key=entry.key, size=entry.size, mtime=entry.mtime, **facts))
             continue
         try:
@@ -306,17 +309,26 @@ def list_source(
             continue
         listing.hashed += 1
         listing.bytes_hashed += creative.size
+        listing.read_keys.add(entry.key)
         listing.files.append(creative.replace(mtime=entry.mtime))
     listing.files.sort(key=lambda c: c.key)
     return listing
 
 
-def index_entries(listing: Listing) -> dict[str, IndexEntry]:
-    """The file index to store after ``listing`` (key -> size, mtime, sha256, facts)."""
-    result = {}
-    for creative in listing.files:
-        facts = creative.to_dict()
-        for name in ("path", "key", "size", "mtime"):
-            facts.pop(name, None)
-        result[creative.key] = IndexEntry(creative.size, creative.mtime, creative.sha256, facts)
-    return result
+_FACT_FIELDS = tuple(
+    f.name for f in dataclasses.fields(Creative) if f.name not in ("path", "key", "size", "mtime", "extra")
+)
+
+
+def creative_facts(creative: Creative) -> dict[str, Any]:
+    """What the index keeps of a creative (everything but where it is): a flat, JSON-safe dict."""
+    return {name: getattr(creative, name) for name in _FACT_FIELDS}
+
+
+def index_entries(listing: Listing, *, only_read: bool = False) -> dict[str, IndexEntry]:
+    """The file index after ``listing`` (key -> size, mtime, sha256, facts).
+
+    :param only_read: only the files read in this listing (what changed since the index).
+    """
+    files = [c for c in listing.files if c.key in listing.read_keys] if only_read else listing.files
+    return {c.key: IndexEntry(c.size, c.mtime, c.sha256, creative_facts(c)) for c in files}

@@ -226,7 +226,8 @@ def test_cold_sync_then_noop_rerun(fake: type[FakeHook], folder: Path, ledger: L
     assert stored and stored["outcome"] == "success" and stored["bytes_sent"] == report["bytes_sent"]
 
     fake.calls.clear()
-    plan2, submits2, report2 = run_sync(folder, ledger, "run-2")
+    # the same folder spelled differently is the same source
+    plan2, submits2, report2 = run_sync(folder, ledger, "run-2", source=f"file://{folder}/")
     assert fake.calls == [] and plan2["batches"] == [] and submits2 == []
     assert plan2["listing"]["hashed"] == 0  # an unchanged folder is not read again
     assert row(report2, "a.png")["state"] == READY and report2["asset_events"] == []
