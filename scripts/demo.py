@@ -154,6 +154,16 @@ def render_table(rows: list[dict[str, Any]], width: int = 60) -> str:
 
 
 def print_report(report: Any) -> None:
+    """The DAG's own table when it made one, else a table of its rows, else its JSON."""
+    if isinstance(report, dict) and isinstance(report.get("table"), str):
+        say(report["table"])
+        listing = report.get("listing")
+        if isinstance(listing, dict):
+            skipped = ", ".join(f"{n} {why}" for why, n in (listing.get("skipped") or {}).items())
+            say(f"listing: {listing.get('files')} files" + (f", skipped {skipped}" if skipped else ""))
+        for failure in report.get("failures") or []:
+            say(f"failure: {failure}")
+        return
     rows = report_rows(report)
     if rows:
         say(render_table(rows))
@@ -166,10 +176,11 @@ def print_report(report: Any) -> None:
 
 
 def journal_summary(entries: list[dict[str, Any]]) -> dict[str, Counter[str]]:
-    """Per platform: requests, uploads (requests that carried file bytes), errors."""
+    """Per platform (S3 buckets apart): requests, uploads (requests carrying file bytes), 4xx/5xx."""
     summary: dict[str, Counter[str]] = {}
     for entry in entries:
-        counts = summary.setdefault(str(entry.get("platform")), Counter())
+        name = str(entry.get("platform"))
+        counts = summary.setdefault(f"s3 ({name})" if entry.get("kind") == "s3" else name, Counter())
         counts["requests"] += 1
         if entry.get("sha256"):
             counts["uploads"] += 1
@@ -187,8 +198,8 @@ def print_journal(entries: list[dict[str, Any]]) -> int:
         return 0
     for platform, counts in sorted(summary.items()):
         say(
-            f"  {platform:<15} {counts['requests']:>4} requests  {counts['uploads']:>3} uploads"
-            f"  {counts['errors']:>3} errors"
+            f"  {platform:<19} {counts['requests']:>4} requests  {counts['uploads']:>3} uploads"
+            f"  {counts['errors']:>3} answered 4xx/5xx (lookups, injected faults)"
         )
     return sum(c["uploads"] for c in summary.values())
 
