@@ -246,7 +246,7 @@ def run_demo(home: Path, env: dict[str, str], server: Any, conf: str | None) -> 
     ok_second, uploads_second = sync_once(2, home, env, server, conf)
     say("")
     if uploads_second == 0:
-        say(f"The second run sent nothing: all {uploads_first} uploads of the first run were remembered.")
+        say(f"The second run sent nothing (the first made {uploads_first} requests carrying file bytes).")
     else:
         say(f"UNEXPECTED: the second run uploaded {uploads_second} files again.")
     return 0 if ok_first and ok_second and uploads_second == 0 else 1
