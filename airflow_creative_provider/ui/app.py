@@ -303,7 +303,15 @@ def duration(seconds: float | None) -> str:
     return f"{int(minutes)}:{rest:04.1f}" if minutes else f"{rest:.1f} s"
 
 
-TEMPLATES.env.filters.update(human_bytes=human_bytes, when=when, ago=ago, duration=duration)
+_REFUSAL_PREFIX = re.compile(r"^[^;]*?: refused for [\w-]+ \(([\w-]+)\): ")
+
+
+def short_reason(reason: str | None) -> str:
+    """A refusal without the ``<key>: refused for <platform> (<rule>): `` prefix the cell already shows."""
+    return _REFUSAL_PREFIX.sub(lambda m: f"{m.group(1)}: ", reason or "")
+
+
+TEMPLATES.env.filters.update(human_bytes=human_bytes, when=when, ago=ago, duration=duration, short_reason=short_reason)
 
 
 # ---------------------------------------------------------------------------- app

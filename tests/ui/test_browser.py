@@ -1,0 +1,194 @@
+"""The Creatives page in a real browser: the Airflow api-server with the plugin, headless Chromium.
+
+One api-server for the module (startup ~35 s) over the ledger of a real sandbox sync
+(``synced_ledger``). A user logs in through Airflow's own login form (SimpleAuthManager, a
+user and password file), finds "Creatives" in the navigation, sees each platform's state,
+filters by "rejected" and follows a run link into Airflow. Screenshots go to
+``test-artifacts/``. Skipped only when Debian's ``chromium`` (``/usr/bin/chromium``) is absent.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .conftest import REJECTED_NAME, REPO, SyncedLedger
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = REPO / "test-artifacts"
+USER, PASSWORD = "analyst", "creatives-are-great"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="Debian's chromium is not installed (/usr/bin/chromium): apt-get install chromium"
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def api_server(
+    airflow_db: Path, synced_ledger: SyncedLedger, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """``airflow api-server`` with the provider's plugin, the test home and the synced ledger."""
+    home = Path(os.environ["AIRFLOW_HOME"])
+    work = tmp_path_factory.mktemp("api-server")
+    passwords = work / "passwords.json"
+    passwords.write_text(json.dumps({USER: PASSWORD}))
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    ledger_db = synced_ledger.url.removeprefix("sqlite:///")
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW_CONN_")},
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__API__BASE_URL": base + "/",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USER}:viewer",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
+        "AIRFLOW__CORE__LAZY_LOAD_PLUGINS": "False",
+        "AIRFLOW_CONN_CREATIVE_LEDGER": json.dumps({"conn_type": "sqlite", "host": ledger_db}),
+    }
+    log = (work / "api-server.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "airflow", "api-server", "--port", str(port), "--host", "127.0.0.1", "--workers", "1"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/api/v2/monitor/health", timeout=2):
+                    break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    log.flush()
+                    pytest.fail(f"api-server did not start:\n{(work / 'api-server.log').read_text()[-4000:]}")
+                time.sleep(0.5)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture(scope="module")
+def page(browser: Any, api_server: str) -> Iterator[Any]:
+    """A logged-in page: the user signs in through Airflow's login form."""
+    context = browser.new_context(viewport={"width": 1920, "height": 1080}, base_url=api_server)
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    page.goto("/creative-sync/")  # not logged in: sent to Airflow's login, then back
+    page.get_by_label("Username").fill(USER)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/creative-sync/**")
+    yield page
+    context.close()
+
+
+def shot(page: Any, name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / name
+    page.screenshot(path=str(path), full_page=False)
+    return path
+
+
+def test_anonymous_requests_are_refused(api_server: str) -> None:
+    for path in ("/creative-sync/api/assets", "/creative-sync/api/runs"):
+        with pytest.raises(urllib.request.HTTPError) as refused:
+            urllib.request.urlopen(api_server + path, timeout=10)
+        assert refused.value.code == 401
+
+
+def test_login_then_the_matrix_shows_each_platform_state(page: Any) -> None:
+    matrix = page.locator("#matrix")
+    matrix.wait_for()
+    headers = matrix.locator("thead th").all_inner_texts()
+    for label in ("Topsort", "Amazon Ads", "MediaMath", "MediaPocket", "Delta Projects"):
+        assert any(h.startswith(label) for h in headers), headers
+    row = matrix.locator("tbody tr", has_text="sunline_logo_600x600.png")
+    for platform in ("topsort", "amazon_ads", "mediamath", "mediapocket", "delta_projects"):
+        assert row.locator(f'td[data-platform="{platform}"] .badge').inner_text() == "ready"
+    banner = matrix.locator("tbody tr", has_text=REJECTED_NAME)
+    assert banner.locator('td[data-platform="topsort"] .badge').inner_text() == "rejected"
+    thumbs = matrix.locator("img.thumb")
+    page.wait_for_function("() => [...document.images].every(i => i.complete && i.naturalWidth > 0)")
+    assert thumbs.count() == matrix.locator("tbody tr").count()
+    shot(page, "creatives-page-standalone.png")
+
+
+def test_the_page_is_in_airflow_navigation_filter_rejected_and_follow_a_run_link(page: Any) -> None:
+    page.goto("/plugin/creatives")
+    nav = page.get_by_role("link", name="Creatives")
+    nav.first.wait_for()
+    frame = page.frame_locator("iframe[title='Creatives']")
+    frame.locator("#matrix").wait_for()
+    shot(page, "creatives-page.png")
+
+    frame.get_by_label("State").select_option("rejected")
+    frame.get_by_role("button", name="Apply").click()
+    frame.locator("#summary", has_text="1 creative").wait_for()
+    rows = frame.locator("#matrix tbody tr")
+    assert rows.count() == 1 and REJECTED_NAME in rows.first.inner_text()
+    assert "state=rejected" in page.url  # the UI keeps the page's address (deep link)
+    rejected = rows.first.locator('td[data-platform="topsort"]')
+    assert rejected.locator(".badge").inner_text() == "rejected"
+    assert rejected.locator(".reason").inner_text()
+    shot(page, "creatives-page-rejected.png")
+
+    rejected.locator("a.run-link").click()
+    page.wait_for_url("**/dags/creative_sync/runs/ui-1")
+    assert page.url.endswith("/dags/creative_sync/runs/ui-1")
+    page.wait_for_load_state("networkidle")
+    shot(page, "creatives-run-link.png")
+
+
+def test_run_history_page(page: Any) -> None:
+    page.goto("/creative-sync/runs")
+    table = page.locator("#runs")
+    table.wait_for()
+    first = table.locator('tr[data-run-id="ui-1"]')
+    assert first.locator('td[data-platform="topsort"] [data-count="rejected"] b').inner_text() == "1"
+    assert int(first.locator('td[data-platform="topsort"] [data-count="sent"] b').inner_text()) > 0
+    shot(page, "creatives-runs.png")
