@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pendulum
@@ -21,6 +22,8 @@ from airflow_creative_provider.sync.engine import (
 )
 
 PLATFORM_NAMES = list(PLATFORMS)
+#: seconds between status polls while waiting (deployment setting, not a run param).
+POLL_SECONDS = float(os.environ.get("CREATIVE_SYNC_POLL_SECONDS", "10"))
 READY_CREATIVES = AssetAlias("creative_sync_ready")
 
 DOC = """
@@ -158,7 +161,7 @@ with DAG(
 
     batches = plan()
     submitted = submit.expand(batch=batches)
-    waited = CreativeSyncWaitOperator.partial(task_id="wait", deferrable=True, poll_interval=5).expand(
+    waited = CreativeSyncWaitOperator.partial(task_id="wait", deferrable=True, poll_interval=POLL_SECONDS).expand(
         targets=submitted.map(_wait_targets)
     )
     report(submitted, waited.output)

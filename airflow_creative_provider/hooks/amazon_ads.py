@@ -269,6 +269,8 @@ class AmazonAdsHook(CreativePlatformHook):
     default_host: ClassVar[str | None] = REGION_HOSTS["NA"]
     rules: ClassVar[PlatformRules] = ASSET_LIBRARY_RULES
     supports_auth_refresh: ClassVar[bool] = True
+    #: a changed file becomes a new version (``versionInfo.linkedAssetId``), not a second asset.
+    supports_versions: ClassVar[bool] = True
     secret_extras: ClassVar[tuple[str, ...]] = ("refresh_token",)
     auth_hint: ClassVar[str] = (
         "the LwA client id (Login), client secret (Password), the refresh_token extra and the profile_id extra"

@@ -1,0 +1,335 @@
+"""End to end: the ``creative_sync`` DAG with real Airflow (``dag.test()``) against the sandbox."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from airflow_creative_provider import PLATFORMS
+from airflow_creative_provider.creative import Creative
+from airflow_creative_provider.hooks import hook_class
+from airflow_creative_provider.sandbox.state import ProcessingSpeed
+from airflow_creative_provider.sync.source import list_source
+
+REPO = Path(__file__).resolve().parents[2]
+SAMPLES = REPO / "examples" / "creatives"
+
+#: the call that creates an asset, per platform (path regex on the sandbox journal).
+CREATE_CALLS = {
+    "topsort": ("POST", r"^/public/v1/assets/asset$"),
+    "amazon_ads": ("POST", r"^/assets/register$"),
+    "mediamath": ("POST", r"^/component_creatives/v1\.0/creatives$"),
+    "mediapocket": ("POST", r"^/api/v2/projects/[^/]+/assets$"),
+    "delta_projects": ("POST", r"^/api/v1/media_agency/[^/]+/client/[^/]+/file$"),
+}
+
+
+@pytest.fixture
+def sync_env(airflow_db, creative_sandbox_env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A fresh source folder (the sample creatives), a fresh ledger, a reset sandbox."""
+    source = tmp_path / "creatives"
+    shutil.copytree(SAMPLES, source)
+    ledger = tmp_path / "ledger.db"
+    monkeypatch.setenv("AIRFLOW_CONN_CREATIVE_LEDGER", json.dumps({"conn_type": "sqlite", "host": str(ledger)}))
+    monkeypatch.setenv("CREATIVE_SYNC_POLL_SECONDS", "0.5")
+    state = creative_sandbox_env.state
+    state.default_speed = ProcessingSpeed(polls=1, seconds=None)
+    return creative_sandbox_env, source
+
+
+def _dag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(str(REPO / "dags" / "creative_sync.py"))
+    assert not bag.import_errors, bag.import_errors
+    return bag.get_dag("creative_sync")
+
+
+def _run(conf: dict[str, Any]) -> tuple[Any, dict[str, Any] | None]:
+    """Run the DAG once; return the DagRun and its report (XCom ``report`` of the report task)."""
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    run = _dag().test(run_conf=conf)
+    with create_session() as session:
+        row = (
+            session.query(XComModel)
+            .filter_by(dag_id="creative_sync", run_id=run.run_id, task_id="report", key="report")
+            .one_or_none()
+        )
+        report = XComModel.deserialize_value(row) if row is not None else None
+        task_states = {
+            ti.task_id + (f"[{ti.map_index}]" if ti.map_index >= 0 else ""): ti.state
+            for ti in run.get_task_instances(session=session)
+        }
+    run.task_states = task_states
+    return run, report
+
+
+def _creates(sandbox, platform: str, since: int = 0) -> list[dict[str, Any]]:
+    """Create calls the platform processed (answered 2xx, or processed and then dropped)."""
+    method, path = CREATE_CALLS[platform]
+    return [
+        e
+        for e in sandbox.journal(platform=platform, method=method, path=path)
+        if e["seq"] > since and (e["status"] == "dropped_after" or (isinstance(e["status"], int) and e["status"] < 300))
+    ]
+
+
+def _sends(sandbox, since: int) -> list[dict[str, Any]]:
+    """Every create or upload call after journal entry ``since``."""
+    return [e for e in sandbox.journal() if e["seq"] > since and e["method"] in ("POST", "PUT")]
+
+
+def _last_seq(sandbox) -> int:
+    entries = sandbox.journal()
+    return entries[-1]["seq"] if entries else 0
+
+
+def _expected(source: Path, platforms: list[str]) -> dict[tuple[str, str], str | None]:
+    """``{(key, platform): refusal or None}`` from the platforms' own rules."""
+    listing = list_source(str(source), include="**/*")
+    expected = {}
+    for creative in listing.files:
+        for platform in platforms:
+            refusals = hook_class(platform).rules.check(creative)
+            expected[(creative.key, platform)] = refusals[0].message if refusals else None
+    return expected
+
+
+def _rows(report: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    return {(r["key"], r["platform"]): r for r in report["rows"]}
+
+
+def _secrets(sandbox) -> list[str]:
+    values = []
+    for conn in sandbox.connections().values():
+        values.append(conn.get("password"))
+        for name, value in (conn.get("extra") or {}).items():
+            if any(word in name for word in ("secret", "token", "key")) and isinstance(value, str):
+                values.append(value)
+    with sandbox.state.lock:
+        for tokens in sandbox.state._tokens.values():
+            values.extend(tokens)
+    return [v for v in values if v and len(v) >= 6]
+
+
+def test_cold_sync_rerun_change_and_duplicate(sync_env, capsys, caplog) -> None:
+    sandbox, source = sync_env
+    platforms = list(PLATFORMS)
+    sandbox.state.default_speed = ProcessingSpeed(polls=2, seconds=None)  # one deferral per batch
+    expected = _expected(source, platforms)
+
+    run, report = _run({"source": str(source)})
+    assert run.state == "success", run.task_states
+    rows = _rows(report)
+    accepted_contents: dict[str, set[str]] = {p: set() for p in platforms}
+    for (key, platform), refusal in expected.items():
+        row = rows[(key, platform)]
+        if refusal is None:
+            assert row["state"] == "ready", row
+            assert row["remote_id"]
+            accepted_contents[platform].add(Creative.inspect(source / key).sha256)
+        else:
+            assert row["state"] == "refused", row
+            assert key in row["reason"] and row["reason"] == refusal
+    for platform in platforms:  # one create per distinct accepted content: duplicates were sent once
+        assert len(_creates(sandbox, platform)) == len(accepted_contents[platform]), platform
+    assert report["asset_events"], "ready creatives update Airflow Assets"
+    assert {e["uri"].split("/")[2] for e in report["asset_events"]} == set(platforms)
+
+    # Nothing leaked: logs, stdout, the report (what XCom holds).
+    captured = capsys.readouterr()
+    everything = "\n".join([caplog.text, captured.out, captured.err, json.dumps(report)])
+    for secret in _secrets(sandbox):
+        assert secret not in everything
+
+    # A rerun sends nothing and polls nothing.
+    before = _last_seq(sandbox)
+    run, report = _run({"source": str(source)})
+    assert run.state == "success"
+    assert _sends(sandbox, before) == []
+    assert all(r["state"] in ("ready", "refused") for r in report["rows"])
+
+    # One file changed: only it is sent, once per platform that accepts it.
+    changed = source / "logos" / "sunline_logo_600x600.png"
+    from PIL import Image, ImageDraw
+
+    with Image.open(changed) as image:
+        image = image.convert("RGB")
+        ImageDraw.Draw(image).rectangle((10, 10, 60, 60), fill=(200, 30, 30))
+        image.save(changed)
+    new_sha = Creative.inspect(changed).sha256
+    amazon_before = _rows(report)[("logos/sunline_logo_600x600.png", "amazon_ads")]
+    before = _last_seq(sandbox)
+    run, report = _run({"source": str(source)})
+    assert run.state == "success", run.task_states
+    for platform in platforms:
+        accepted = expected[("logos/sunline_logo_600x600.png", platform)] is None
+        assert len(_creates(sandbox, platform, before)) == (1 if accepted else 0), platform
+    uploaded = {e.get("sha256") for e in _sends(sandbox, before) if e.get("sha256")}
+    assert uploaded <= {new_sha}
+    rows = _rows(report)
+    assert rows[("logos/sunline_logo_600x600.png", "topsort")]["state"] == "ready"
+    amazon_after = rows[("logos/sunline_logo_600x600.png", "amazon_ads")]
+    # Amazon keeps the asset and makes a new version of it.
+    assert amazon_after["remote_id"].split(":")[0] == amazon_before["remote_id"].split(":")[0]
+    assert amazon_after["version"] != amazon_before["version"]
+
+    # The same content under a new name is not sent again.
+    shutil.copy(source / "banners" / "summer_sale_1200x628.jpg", source / "banners" / "copy_of_summer_sale.jpg")
+    before = _last_seq(sandbox)
+    run, report = _run({"source": str(source)})
+    assert run.state == "success"
+    assert _sends(sandbox, before) == []
+    assert _rows(report)[("banners/copy_of_summer_sale.jpg", "delta_projects")]["action"] == "alias"
+
+
+def test_faults_on_every_platform_converge_without_duplicates(sync_env) -> None:
+    sandbox, source = sync_env
+    faults = sandbox.state.faults
+    faults.seed(7)
+    # A 429 (with and without Retry-After), 5xx and dropped connections on reads, expired tokens, expired URLs.
+    faults.add("status", platform="topsort", method="POST", path="^/public", status=429, retry_after="1", count=2)
+    faults.add("status", platform="amazon_ads", status=429, count=2)
+    faults.add("status", platform="mediamath", method="GET", status=503, count=2)
+    faults.add("drop", platform="mediapocket", method="GET", count=2)
+    faults.add("status", platform="delta_projects", method="GET", status=502, count=2)
+    faults.add("expire_token", platform="amazon_ads", count=1)
+    faults.add("expire_token", platform="mediamath", count=1)
+    faults.add("expire_url", platform="amazon_ads", path="^/s3/", count=1)
+    faults.add("expire_url", platform="mediamath", path="^/s3/", count=1)
+    faults.add("drop_after", platform="delta_projects", method="POST", count=1)
+    faults.add("status", platform="mediapocket", method="POST", status=500, count=1)
+
+    run, report = _run({"source": str(source)})
+    if run.state != "success":  # an uncertain create is left for the next run to reconcile
+        run, report = _run({"source": str(source)})
+    assert run.state == "success", run.task_states
+    expected = _expected(source, list(PLATFORMS))
+    rows = _rows(report)
+    for (key, platform), refusal in expected.items():
+        assert rows[(key, platform)]["state"] == ("ready" if refusal is None else "refused"), (key, platform)
+    for platform in PLATFORMS:
+        contents = {
+            Creative.inspect(source / key).sha256
+            for (key, p), refusal in expected.items()
+            if p == platform and not refusal
+        }
+        ids = {rows[(k, p)]["remote_id"] for (k, p), r in expected.items() if p == platform and not r}
+        assert len(ids) == len(contents), platform  # one remote asset per content: no duplicate, no loss
+        created = _creates(sandbox, platform)
+        abandoned = sum(len(r.get("abandoned_ids") or []) for r in report["rows"] if r["platform"] == platform)
+        assert len(created) - abandoned == len(contents), platform
+
+
+def test_dry_run_and_subset_of_platforms(sync_env) -> None:
+    sandbox, source = sync_env
+    run, report = _run({"source": str(source), "platforms": ["topsort", "delta_projects"], "dry_run": True})
+    assert run.state == "success"
+    assert _sends(sandbox, 0) == []
+    assert {r["platform"] for r in report["rows"]} == {"topsort", "delta_projects"}
+    assert any(r["action"] == "upload" for r in report["rows"])
+
+    run, report = _run({"source": str(source), "platforms": ["delta_projects"]})
+    assert run.state == "success"
+    assert {e["platform"] for e in sandbox.journal()} <= {"delta_projects"}
+    assert _creates(sandbox, "delta_projects")
+
+
+def test_s3_source(sync_env) -> None:
+    sandbox, source = sync_env
+    s3 = sandbox.state.s3
+    bucket = s3.ensure_bucket("staging")
+    for path in source.rglob("*"):
+        if path.is_file() and path.suffix in (".png", ".jpg", ".gif"):
+            s3.client.upload_file(str(path), bucket, f"campaign/{path.relative_to(source).as_posix()}")
+    run, report = _run({"source": f"s3://creative_sandbox_s3@{bucket}/campaign", "platforms": ["delta_projects"]})
+    assert run.state == "success", run.task_states
+    ready = {r["key"] for r in report["rows"] if r["state"] == "ready"}
+    assert "banners/summer_sale_1200x628.jpg" in ready and "logos/app_icon_100x100.png" in ready
+
+
+def test_missing_connection_fails_only_that_platform(sync_env) -> None:
+    sandbox, source = sync_env
+    conf = {
+        "source": str(source),
+        "platforms": ["topsort", "delta_projects"],
+        "connections": {"topsort": "no_such_topsort_conn", "delta_projects": "delta_projects_default"},
+    }
+    run, report = _run(conf)
+    assert run.state == "failed"
+    assert _creates(sandbox, "delta_projects"), "the other platform still synced"
+    assert not sandbox.journal(platform="topsort")
+    failed = [task for task, state in run.task_states.items() if state == "failed"]
+    assert any(task.startswith("submit") for task in failed)
+    assert report is not None and any("no_such_topsort_conn" in f for f in report["failures"])
+
+
+def test_unknown_platform_or_missing_source_fails_at_once(sync_env, tmp_path: Path) -> None:
+    sandbox, source = sync_env
+    run, report = _run({"source": str(tmp_path / "nowhere"), "platforms": ["delta_projects"]})
+    assert run.state == "failed" and run.task_states["plan"] == "failed"
+    assert sandbox.journal() == []
+
+
+def test_killed_submit_resumes_without_a_second_asset(sync_env, tmp_path: Path) -> None:
+    """A submit task killed after the platform created the asset: the rerun finds it, never re-creates."""
+    sandbox, source = sync_env
+    platforms = ["delta_projects", "amazon_ads"]
+    only = source / "logos"
+    from airflow_creative_provider.sync.engine import plan_run
+
+    plan = plan_run({"source": str(only), "platforms": platforms}, run_id="killed-run")
+    batches = tmp_path / "batches.json"
+    batches.write_text(json.dumps(plan["batches"]))
+    for platform in platforms:  # the create is processed, its answer held: the task dies meanwhile
+        method, path = CREATE_CALLS[platform]
+        sandbox.state.faults.add("delay_after", platform=platform, method=method, path=path, delay=30, count=None)
+    script = (
+        "import json, sys\n"
+        "from concurrent.futures import ThreadPoolExecutor\n"
+        "from airflow_creative_provider.sync.engine import submit_batch\n"
+        "batches = json.load(open(sys.argv[1]))\n"
+        "with ThreadPoolExecutor(len(batches)) as pool:\n"
+        "    list(pool.map(lambda b: submit_batch(b['platform'], b['conn_id'], b, 'killed-run'), batches))\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script, str(batches)], env=os.environ.copy())
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not all(_creates(sandbox, p) for p in platforms):
+            time.sleep(0.2)
+        assert all(_creates(sandbox, p) for p in platforms), "the creates did not happen"
+    finally:
+        proc.kill()
+        proc.wait(10)
+    created_before = {p: len(_creates(sandbox, p)) for p in platforms}
+    sandbox.state.faults.clear()
+    # Time passes: the dead run's claims stop heart-beating and go stale, so the next run may take them.
+    from sqlalchemy import update
+
+    from airflow_creative_provider.sync.ledger import Ledger, claims_table
+
+    ledger = Ledger()
+    with ledger.begin() as conn:
+        conn.execute(update(claims_table).values(heartbeat_at=time.time() - ledger.stale_after - 1))
+
+    run, report = _run({"source": str(only), "platforms": platforms})
+    assert run.state == "success", run.task_states
+    contents = {
+        p: {Creative.inspect(f).sha256 for f in only.iterdir() if not hook_class(p).rules.check(Creative.inspect(f))}
+        for p in platforms
+    }
+    for platform in platforms:
+        assert len(_creates(sandbox, platform)) == len(contents[platform]), platform
+        assert len(_creates(sandbox, platform)) >= created_before[platform]
+    states = {(r["key"], r["platform"]): r["state"] for r in report["rows"]}
+    assert states and all(state in ("ready", "refused") for state in states.values()), states
