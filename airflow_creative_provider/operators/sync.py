@@ -2,7 +2,7 @@
 
 ``CreativeSyncWaitOperator`` waits for one batch of one platform (what
 ``sync.engine.wait_targets`` returned) until every asset is ready or rejected. It polls once
-on the worker, then defers to ``SyncBatchStatusTrigger`` (one trigger per batch, no worker
+on the worker, then defers to ``AssetStatusTrigger`` (given the platform name) (one trigger per batch, no worker
 slot held), and records the statuses in the ledger when the trigger fires. A rejection or a
 timeout does not fail this task: the report task decides the run's outcome after every batch
 was handled.
@@ -21,37 +21,6 @@ from airflow_creative_provider.hooks import hook_class
 from airflow_creative_provider.hooks.base import AssetStatus, CreativePlatformHook
 from airflow_creative_provider.sync.engine import record_statuses
 from airflow_creative_provider.triggers.base import AssetStatusTrigger
-
-
-class SyncBatchStatusTrigger(AssetStatusTrigger):
-    """``AssetStatusTrigger`` for any platform, chosen by name when the trigger is built.
-
-    :param platform: platform name (``topsort``, ``amazon_ads``, ...).
-    :param conn_id: Airflow connection of the platform.
-    :param remote_ids: ids to watch.
-    :param poll_interval: seconds between polls.
-    :param timeout: seconds after ``started_at`` to give up; None waits forever.
-    :param started_at: epoch seconds when waiting began.
-    """
-
-    hook_class = CreativePlatformHook  # replaced per instance by the platform's hook class
-
-    def __init__(
-        self,
-        platform: str,
-        conn_id: str | None,
-        remote_ids: list[str],
-        poll_interval: float = 10.0,
-        timeout: float | None = None,
-        started_at: float | None = None,
-    ) -> None:
-        super().__init__(conn_id, remote_ids, poll_interval, timeout, started_at)
-        self.platform = platform
-        self.hook_class = hook_class(platform)  # type: ignore[misc]
-
-    def serialize(self) -> tuple[str, dict[str, Any]]:
-        classpath, kwargs = super().serialize()
-        return classpath, {"platform": self.platform, **kwargs}
 
 
 def _run_id(context: Mapping[str, Any]) -> str:
@@ -112,7 +81,7 @@ class CreativeSyncWaitOperator(BaseOperator):
         while not self._all_terminal(statuses, ids):
             if self.deferrable:
                 self.defer(
-                    trigger=SyncBatchStatusTrigger(
+                    trigger=AssetStatusTrigger(
                         platform=targets["platform"],
                         conn_id=targets["conn_id"],
                         remote_ids=[i for i in ids if not _terminal(statuses.get(i))],

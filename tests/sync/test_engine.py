@@ -462,8 +462,9 @@ async def test_wait_operator_defers_to_one_trigger_per_batch(
     """``CreativeSyncWaitOperator`` polls once, defers, and records what the trigger saw."""
     from airflow.sdk.exceptions import TaskDeferred
 
-    from airflow_creative_provider.operators.sync import CreativeSyncWaitOperator, SyncBatchStatusTrigger
+    from airflow_creative_provider.operators.sync import CreativeSyncWaitOperator
     from airflow_creative_provider.sandbox.state import ProcessingSpeed
+    from airflow_creative_provider.triggers.base import AssetStatusTrigger
 
     db = tmp_path / "ledger-from-connection.db"
     monkeypatch.setenv("AIRFLOW_CONN_CREATIVE_LEDGER", json.dumps({"conn_type": "sqlite", "host": str(db)}))
@@ -478,12 +479,12 @@ async def test_wait_operator_defers_to_one_trigger_per_batch(
     with pytest.raises(TaskDeferred) as deferred:
         operator.execute({"run_id": "wait-1"})
     trigger = deferred.value.trigger
-    assert isinstance(trigger, SyncBatchStatusTrigger)
+    assert isinstance(trigger, AssetStatusTrigger)
     classpath, kwargs = trigger.serialize()
-    assert classpath == "airflow_creative_provider.operators.sync.SyncBatchStatusTrigger"
+    assert classpath == "airflow_creative_provider.triggers.base.AssetStatusTrigger"
     assert kwargs["platform"] == "delta_projects" and sorted(kwargs["remote_ids"]) == sorted(targets["remote_ids"])
     json.dumps(kwargs)
-    rebuilt = SyncBatchStatusTrigger(**kwargs)
+    rebuilt = AssetStatusTrigger(**kwargs)
     events = [event async for event in rebuilt.run()]
     assert events[0].payload["status"] == "done"
     recorded = operator.execute_complete({"run_id": "wait-1"}, events[0].payload, **deferred.value.kwargs)
