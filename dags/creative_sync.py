@@ -6,11 +6,12 @@ import os
 from typing import Any
 
 import pendulum
+from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import DAG, Asset, AssetAlias, Param, get_current_context, task
 
 from airflow_creative_provider import PLATFORMS
 from airflow_creative_provider.exceptions import PlatformConfigError
-from airflow_creative_provider.operators.sync import CreativeSyncWaitOperator
+from airflow_creative_provider.operators.sync import CreativeSyncApprovalOperator, CreativeSyncWaitOperator
 from airflow_creative_provider.sync.engine import (
     DEFAULT_BATCH_SIZE,
     build_report,
@@ -47,6 +48,35 @@ its XCom `return_value` holds the same as JSON.
 
 def _wait_targets(submitted: dict[str, Any]) -> dict[str, Any]:
     return wait_targets(submitted)
+
+
+def approval_summary(plan: dict[str, Any]) -> dict[str, Any]:
+    """What an approver must see: new creatives to send and assets to archive, per platform."""
+    new: set[str] = set()
+    archive = 0
+    per_platform: dict[str, dict[str, int]] = {}
+    for batch in plan.get("batches", []):
+        counts = per_platform.setdefault(batch["platform"], {"new": 0, "archive": 0})
+        for item in batch.get("items", []):
+            if item.get("action") == "upload" and item.get("change") == "new":
+                new.add(item.get("sha256") or item["key"])
+                counts["new"] += 1
+            elif item.get("action") == "archive":
+                archive += 1
+                counts["archive"] += 1
+    lines = [f"| {p} | {c['new']} | {c['archive']} |" for p, c in sorted(per_platform.items())]
+    body = "\n".join(
+        [
+            f"Source `{plan.get('source')}`: **{len(new)} new creatives** to send, **{archive} assets** to archive.",
+            "",
+            "| platform | new | archive |",
+            "|---|---|---|",
+            *lines,
+            "",
+            "Approve to send; reject to end this run without sending anything.",
+        ]
+    )
+    return {"new": len(new), "archive": archive, "body": body}
 
 
 with DAG(
@@ -113,6 +143,14 @@ with DAG(
             title="Checksum",
             description="Re-hash every file instead of trusting size and modification time.",
         ),
+        "require_approval_above": Param(
+            0,
+            type="integer",
+            minimum=0,
+            title="Require approval above",
+            description="Wait for a person's approval when the plan would archive anything or send more than "
+            "this many new creatives (0: never ask).",
+        ),
         "min_age_seconds": Param(
             0,
             type="integer",
@@ -133,10 +171,30 @@ with DAG(
             result = plan_run(params or {}, run_id=str(run_id))
         except (ValueError, FileNotFoundError) as exc:
             raise PlatformConfigError(f"creative_sync cannot start: {exc}") from None
-        get_current_context()["ti"].xcom_push(key="plan", value=result)
+        ti = get_current_context()["ti"]
+        ti.xcom_push(key="plan", value=result)
+        ti.xcom_push(key="approval", value=approval_summary(result))
         return result["batches"]
 
-    @task(map_index_template="{{ batch_label }}")
+    @task.branch
+    def approval_gate(params: dict[str, Any] | None = None) -> str:
+        """Ask a person first when the plan archives anything or sends more than the threshold."""
+        threshold = int((params or {}).get("require_approval_above") or 0)
+        ti = get_current_context()["ti"]
+        summary = ti.xcom_pull(task_ids="plan", key="approval") or {}
+        dry_run = bool((params or {}).get("dry_run"))
+        if threshold and not dry_run and (summary.get("archive") or summary.get("new", 0) > threshold):
+            return "approve"
+        return "no_approval_needed"
+
+    approve = CreativeSyncApprovalOperator(
+        task_id="approve",
+        subject="creative_sync: approve this sync?",
+        body="{{ ti.xcom_pull(task_ids='plan', key='approval')['body'] }}",
+    )
+    no_approval_needed = EmptyOperator(task_id="no_approval_needed")
+
+    @task(map_index_template="{{ batch_label }}", trigger_rule="none_failed_min_one_success")
     def submit(batch: dict[str, Any], run_id: str | None = None) -> dict[str, Any]:
         """Send one batch to one platform (bounded concurrency, ledger updated per asset)."""
         get_current_context()["batch_label"] = f"{batch['platform']} #{batch['index']}"  # type: ignore[typeddict-unknown-key]
@@ -151,7 +209,18 @@ with DAG(
         plan = ti.xcom_pull(task_ids="plan", key="plan")
         if plan is None:
             raise PlatformConfigError("creative_sync: the plan task did not finish; nothing was sent")
+        decision = ti.xcom_pull(task_ids="approve", key="decision")
+        if decision == "rejected":
+            # Nothing was sent: report the plan as it would have run, marked as rejected.
+            result = build_report({**plan, "dry_run": True})
+            result["approval"] = "rejected"
+            result["table"] = "The plan was rejected at the approval step: nothing was sent.\n" + result["table"]
+            print(result["table"])
+            ti.xcom_push(key="report", value=result)
+            return result
         result = build_report(plan, [s for s in submitted or [] if s], [w for w in waited or [] if w])
+        if decision:
+            result["approval"] = decision
         print(result["table"])
         for event in result.get("asset_events", []):
             outlet_events[READY_CREATIVES].add(Asset(event["uri"]), extra=event.get("extra") or {})
@@ -160,7 +229,10 @@ with DAG(
         return result
 
     batches = plan()
+    gate = approval_gate()
+    batches >> gate >> [approve, no_approval_needed]
     submitted = submit.expand(batch=batches)
+    [approve, no_approval_needed] >> submitted
     waited = CreativeSyncWaitOperator.partial(task_id="wait", deferrable=True, poll_interval=POLL_SECONDS).expand(
         targets=submitted.map(_wait_targets)
     )

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
+from airflow.providers.standard.operators.hitl import ApprovalOperator
 from airflow.sdk import BaseOperator, conf
 
 from airflow_creative_provider.hooks import hook_class
@@ -142,3 +143,19 @@ class CreativeSyncWaitOperator(BaseOperator):
 
 def _terminal(status: Mapping[str, Any] | None) -> bool:
     return bool(status) and status["state"] in (AssetStatus.READY, AssetStatus.REJECTED)  # type: ignore[index]
+
+
+class CreativeSyncApprovalOperator(ApprovalOperator):
+    """Airflow's human-in-the-loop approval, remembering the decision for the sync report.
+
+    Approve lets the sync send; Reject skips the submit tasks (nothing is sent) and the
+    report says the plan was rejected. The decision is pushed to XCom ``decision``
+    (``approved`` or ``rejected``) because a rejected approval skips downstream tasks
+    and its return value is not kept.
+    """
+
+    def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
+        chosen = (event.get("chosen_options") or [None])[0] if "error" not in event else None
+        if chosen is not None:
+            context["ti"].xcom_push(key="decision", value="approved" if chosen == self.APPROVE else "rejected")
+        return super().execute_complete(context=context, event=event)

@@ -333,3 +333,70 @@ def test_killed_submit_resumes_without_a_second_asset(sync_env, tmp_path: Path) 
         assert len(_creates(sandbox, platform)) >= created_before[platform]
     states = {(r["key"], r["platform"]): r["state"] for r in report["rows"]}
     assert states and all(state in ("ready", "refused") for state in states.values()), states
+
+
+def _answer_approval(option: str, stop: Any) -> None:
+    """Answer the run's approval request as the HITL API does: record the response, resume the task."""
+    from airflow.models.hitl import HITLDetail
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.models.trigger import handle_event_submit
+    from airflow.triggers.base import TriggerEvent
+    from airflow.utils import timezone
+    from airflow.utils.session import create_session
+    from airflow.utils.state import TaskInstanceState
+
+    while not stop.is_set():
+        with create_session() as session:
+            ti = (
+                session.query(TaskInstance)
+                .filter_by(dag_id="creative_sync", task_id="approve", state=TaskInstanceState.AWAITING_INPUT)
+                .one_or_none()
+            )
+            if ti is not None:
+                detail = session.get(HITLDetail, ti.id)
+                assert "new creatives" in detail.body  # the approver sees the plan summary
+                detail.responded_by = {"id": "analyst", "name": "analyst"}
+                detail.responded_at = timezone.utcnow()
+                detail.chosen_options = [option]
+                detail.params_input = {}
+                handle_event_submit(TriggerEvent(detail.as_resume_event_payload()), task_instance=ti, session=session)
+                return
+        time.sleep(0.3)
+
+
+@pytest.mark.parametrize("option", ["Approve", "Reject"])
+def test_approval_gate(sync_env, option: str) -> None:
+    import threading
+
+    from airflow.models import import_all_models
+    from sqlalchemy.orm import configure_mappers
+
+    import_all_models()  # in this thread: importing models from two threads at once deadlocks
+    configure_mappers()
+    sandbox, source = sync_env
+    stop = threading.Event()
+    answer = threading.Thread(target=_answer_approval, args=(option, stop), daemon=True)
+    answer.start()
+    try:
+        conf = {"source": str(source), "platforms": ["delta_projects"], "require_approval_above": 2}
+        run, report = _run(conf)
+    finally:
+        stop.set()
+        answer.join(5)
+    assert run.task_states["approve"] == "success"
+    if option == "Approve":
+        assert run.state == "success", run.task_states
+        assert report["approval"] == "approved"
+        assert _creates(sandbox, "delta_projects")
+    else:
+        assert run.task_states["submit"] == "skipped"
+        assert report["approval"] == "rejected" and "rejected at the approval step" in report["table"]
+        assert sandbox.journal() == [], "a rejected plan sends nothing"
+
+
+def test_small_plans_need_no_approval(sync_env) -> None:
+    sandbox, source = sync_env
+    run, report = _run({"source": str(source / "logos"), "platforms": ["delta_projects"], "require_approval_above": 5})
+    assert run.state == "success"
+    assert run.task_states["approve"] == "skipped" and run.task_states["no_approval_needed"] == "success"
+    assert _creates(sandbox, "delta_projects")
