@@ -14,7 +14,10 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="creative-sandbox",
         description="Serve local simulators of Topsort, Amazon Ads, MediaMath, MediaPocket and Delta "
-        "Projects, plus an S3 endpoint for presigned uploads.",
+        "Projects, plus an S3 endpoint for presigned uploads. Environment: CREATIVE_SANDBOX_PUBLIC_URL "
+        "(the URL clients use), CREATIVE_SANDBOX_S3_HOST / _S3_PORT / _S3_PUBLIC_URL (where the S3 "
+        "endpoint listens and how clients reach it), CREATIVE_SANDBOX_CREDENTIALS (JSON: platform -> "
+        "fixed credentials, e.g. to match docker-compose's connections).",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8900, help="port (default 8900; 0 picks a free one)")
@@ -22,7 +25,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--polls", type=int, default=2, help="status reads until processing finishes")
     parser.add_argument("--seconds", type=float, default=None, help="or seconds until processing finishes")
     args = parser.parse_args(argv)
-    server = SandboxServer(args.host, args.port, seed=args.seed)
+    server = SandboxServer.from_env(args.host, args.port, seed=args.seed)
     server.state.default_speed.polls = args.polls
     server.state.default_speed.seconds = args.seconds
     server.start()

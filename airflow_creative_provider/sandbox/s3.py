@@ -254,11 +254,14 @@ class _HashingReader:
 class SandboxS3:
     """An S3 endpoint on 127.0.0.1 (moto in a thread, behind ``S3Guard``), one bucket per platform."""
 
-    def __init__(self, state: SandboxState, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self, state: SandboxState, host: str = "127.0.0.1", port: int = 0, public_endpoint: str | None = None
+    ) -> None:
         self.state = state
         app = S3Guard(DomainDispatcherApplication(create_backend_app), state)
         self._server = make_server(host, port, app, threaded=True, request_handler=_QuietHandler)
-        self.endpoint = f"http://{host}:{self._server.server_address[1]}"
+        # Presigned URLs carry this endpoint: clients elsewhere (compose) must reach it by name.
+        self.endpoint = (public_endpoint or f"http://{host}:{self._server.server_address[1]}").rstrip("/")
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True, name="sandbox-s3")
         self._thread.start()
         self.client = boto3.client(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import threading
 import time
@@ -21,15 +22,33 @@ class SandboxServer:
     (faults, journal, processing speed) for in-process tests.
     """
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, seed: int = 0) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        seed: int = 0,
+        public_url: str | None = None,
+        s3_host: str | None = None,
+        s3_port: int = 0,
+        s3_public_url: str | None = None,
+        credentials: dict[str, dict[str, str]] | None = None,
+    ) -> None:
+        from airflow_creative_provider.sandbox.s3 import SandboxS3
+
         self.state = SandboxState(seed=seed)
+        # Fixed credentials (e.g. docker-compose's connections) before the routers read them.
+        for platform, fields in (credentials or {}).items():
+            self.state.credentials.setdefault(platform, {}).update(fields)
+        self.state.s3 = SandboxS3(self.state, host=s3_host or host, port=s3_port, public_endpoint=s3_public_url)
         self.app: SandboxApp = create_app(self.state)
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind((host, port))
         self.host, self.port = self._socket.getsockname()[:2]
         self.url = f"http://{self.host}:{self.port}"
-        self.state.base_url = self.url
+        # The URL other machines use (``http://sandbox:8900`` in docker-compose).
+        self.state.base_url = (public_url or self.url).rstrip("/")
         config = uvicorn.Config(self.app, log_level="warning", access_log=False, timeout_keep_alive=30)
         self._server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
@@ -60,6 +79,21 @@ class SandboxServer:
         self.stop()
 
     # -- conveniences for tests and the demo
+    @classmethod
+    def from_env(cls, host: str, port: int, *, seed: int = 0) -> SandboxServer:
+        """Build from ``CREATIVE_SANDBOX_*`` variables (public URL, S3 host/port/URL, credentials)."""
+        credentials = os.environ.get("CREATIVE_SANDBOX_CREDENTIALS")
+        return cls(
+            host,
+            port,
+            seed=seed,
+            public_url=os.environ.get("CREATIVE_SANDBOX_PUBLIC_URL") or None,
+            s3_host=os.environ.get("CREATIVE_SANDBOX_S3_HOST") or None,
+            s3_port=int(os.environ.get("CREATIVE_SANDBOX_S3_PORT") or 0),
+            s3_public_url=os.environ.get("CREATIVE_SANDBOX_S3_PUBLIC_URL") or None,
+            credentials=json.loads(credentials) if credentials else None,
+        )
+
     def platform_url(self, platform: str) -> str:
         return self.state.platform_url(platform)
 

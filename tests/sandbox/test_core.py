@@ -235,3 +235,30 @@ def test_delay_after_processes_first_then_holds_the_answer(sandbox) -> None:
     entry = sandbox.journal(platform="demo")[0]
     assert entry["status"] == 404
     assert time.time() - entry["time"] >= 0.5  # journaled before the answer was held
+
+
+def test_public_urls_and_fixed_credentials_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """docker-compose's set-up: clients reach the sandbox by service name, with fixed credentials."""
+    import socket
+
+    from airflow_creative_provider.sandbox.server import SandboxServer
+
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    s3_port = probe.getsockname()[1]
+    probe.close()
+    monkeypatch.setenv("CREATIVE_SANDBOX_PUBLIC_URL", "http://sandbox:8900")
+    monkeypatch.setenv("CREATIVE_SANDBOX_S3_PORT", str(s3_port))
+    monkeypatch.setenv("CREATIVE_SANDBOX_S3_PUBLIC_URL", f"http://localhost:{s3_port}")
+    monkeypatch.setenv("CREATIVE_SANDBOX_CREDENTIALS", json.dumps({"delta_projects": {"apikey": "fixed-key-123"}}))
+    server = SandboxServer.from_env("127.0.0.1", 0)
+    try:
+        conns = server.connections()
+        assert conns["delta_projects_default"]["host"] == "http://sandbox:8900/delta_projects"
+        assert conns["delta_projects_default"]["password"] == "fixed-key-123"
+        assert conns["creative_sandbox_s3"]["extra"]["endpoint_url"] == f"http://localhost:{s3_port}"
+        url = server.state.s3.presign_put("demo", "k.bin", expires=60)
+        assert url.startswith(f"http://localhost:{s3_port}/")
+        assert requests.put(url, data=b"x", timeout=5).status_code == 200  # signed for the public host
+    finally:
+        server.state.s3.stop()
