@@ -36,6 +36,10 @@ def _string(
     return {"label": label, "description": description, "schema": schema}
 
 
+def _flag(label: str, description: str, default: bool) -> dict[str, Any]:
+    return {"label": label, "description": description, "schema": {"type": ["boolean", "null"], "default": default}}
+
+
 _TIMEOUT = _string("Timeout (s)", "Read timeout in seconds for each API call (optional).")
 
 CONNECTION_FORMS: dict[str, dict[str, Any]] = {
@@ -84,6 +88,8 @@ CONNECTION_FORMS: dict[str, dict[str, Any]] = {
             "advertiser_id": _string("Advertiser ID", "Default advertiser for creatives and assets."),
             "api_key": _string("Legacy API key", "Only for the legacy /api/v2.0/login flow.", secret=True),
             "api_version": _string("API version", "Component Creatives API version.", default="v1.0"),
+            "realm": _string("Realm", "OAuth realm, when MediaMath support gave one (optional)."),
+            "audience": _string("Audience", "OAuth audience.", default="https://api.mediamath.com/"),
             "timeout": _TIMEOUT,
         },
     },
@@ -101,6 +107,22 @@ CONNECTION_FORMS: dict[str, dict[str, Any]] = {
             "staging_bucket": _string(
                 "Staging bucket", "S3 bucket where local files are staged for MediaPocket to fetch."
             ),
+            "staging_prefix": _string("Staging prefix", "Key prefix of staged files.", default="mediapocket-staging"),
+            "tenant_reads_bucket": _flag(
+                "Tenant reads the bucket",
+                "Hand over S3 keys instead of presigned URLs (the tenant reads the bucket).",
+                False,
+            ),
+            "delete_staged": _flag(
+                "Delete staged files", "Delete staged objects once MediaPocket processed them.", True
+            ),
+            "presigned_url_expires": _string(
+                "Presigned URL lifetime (s)", "How long MediaPocket may fetch a staged file.", default="43200"
+            ),
+            "processing_timeout": _string(
+                "Processing timeout (s)", "Report an asset still processing after this.", default="3600"
+            ),
+            "max_file_bytes": _string("Max file size (bytes)", "Refuse larger files locally (optional)."),
             "timeout": _TIMEOUT,
         },
     },
