@@ -148,16 +148,20 @@ def test_missing_source_raises(tmp_path: Path) -> None:
         list_source(str(tmp_path / "nope"))
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads every folder")
-def test_unreadable_folder_is_a_listing_error(folder: Path) -> None:
+def test_unreadable_folder_is_a_listing_error(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     locked = folder / "locked"
     locked.mkdir()
     (locked / "z.png").write_bytes(png_bytes())
-    locked.chmod(0)
-    try:
-        listing = list_source(str(folder))
-    finally:
-        locked.chmod(0o755)
+    real_scandir = os.scandir
+
+    def scandir(path: object = ".") -> object:  # root reads every folder: refuse this one here
+        if os.fspath(path) == str(locked):
+            raise PermissionError(13, "Permission denied", str(locked))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    listing = list_source(str(folder))
+    monkeypatch.undo()
     assert not listing.ok
     assert any(e.startswith("locked") for e in listing.errors)
     assert "a.png" in [c.key for c in listing.files]
