@@ -505,9 +505,8 @@ class CreativePlatformHook(BaseHook):
         exc = state.outcome.exception() if state.outcome else None
         delay = state.next_action.sleep if state.next_action else 0.0
         self.log.warning(
-            "%s: %s; retrying in %.1f s (attempt %d of %d)",
-            self.hook_name,
-            exc,
+            "%s; retrying in %.1f s (attempt %d of %d)",
+            exc,  # our messages already start with the platform's name
             delay,
             state.attempt_number + 1,
             self.max_attempts,
