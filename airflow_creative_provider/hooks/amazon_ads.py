@@ -530,16 +530,16 @@ class AmazonAdsHook(CreativePlatformHook):
         url = (self.send(call).json() or {}).get("url")
         if not url:
             raise PlatformRequestError("Amazon Ads: POST /assets/upload answered without a url.", platform=PLATFORM)
-        self.register_secret(url)
+        self.register_secret(url, ephemeral=True)
         for name, value in parse_qsl(urlsplit(url).query):
             if name in ("X-Amz-Signature", "X-Amz-Security-Token", "X-Amz-Credential"):
-                self.register_secret(value)
+                self.register_secret(value, ephemeral=True)
         self.log.info("Amazon Ads: upload location issued for %s", file_name)
         return url
 
     def upload_file(self, url: str, source: str, content_type: str, size: int | None = None) -> None:
         """PUT the file's bytes (streamed) to a presigned URL with the Content-Type it was signed for."""
-        self.register_secret(url)
+        self.register_secret(url, ephemeral=True)
         call = ApiCall(
             method="PUT",
             url=url,

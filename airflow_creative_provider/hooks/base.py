@@ -295,7 +295,7 @@ class _WaitRetryAfterOrBackoff:
     """tenacity wait: the platform's ``Retry-After`` when it gave one, else exponential jitter."""
 
     def __init__(self, initial: float, maximum: float) -> None:
-        self.backoff = wait_exponential_jitter(initial=initial, max=maximum, jitter=initial)
+        self.backoff = wait_exponential_jitter(multiplier=initial, max=maximum, jitter=initial)
 
     def __call__(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
@@ -431,11 +431,19 @@ class CreativePlatformHook(BaseHook):
             ) from None
 
     # ----------------------------------------------------------------- secrets
-    def register_secret(self, value: str | None) -> None:
-        """Mask a secret in Airflow's logs and scrub it from our own messages."""
-        if value and len(value) >= 4 and value not in self._secrets:
+    def register_secret(self, value: str | None, *, ephemeral: bool = False) -> None:
+        """Scrub a secret from our own messages and, unless ``ephemeral``, mask it in Airflow's logs.
+
+        ``ephemeral`` is for one-use, short-lived values (presigned URLs and their signatures):
+        Airflow's masker recompiles one regex over every mask it holds on each addition, so one
+        mask per upload costs minutes of CPU on a batch of a few hundred files (measured by
+        ``benchmarks/sync.py``). Those values only ever travel in URL query strings, which every
+        log line we and our HTTP libraries write has stripped (``strip_query``).
+        """
+        if value and len(value) >= 5 and value not in self._secrets:
             self._secrets.add(value)
-            mask_secret(value)
+            if not ephemeral:
+                mask_secret(value)
 
     def redact(self, text: str) -> str:
         """``text`` without any registered secret and without URL query strings."""

@@ -742,7 +742,7 @@ class MediaMathHook(CreativePlatformHook):
             raise PlatformError(f"{self.hook_name}: /upload answered without a URL.", platform=self.platform)
         query = urlsplit(url).query
         if query:
-            self.register_secret(query)
+            self.register_secret(query, ephemeral=True)
         return url
 
     def upload_video(

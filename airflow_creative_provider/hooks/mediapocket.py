@@ -519,8 +519,8 @@ class MediaPocketHook(CreativePlatformHook):
         url = self.s3_hook.get_conn().generate_presigned_url(
             "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=self.presigned_url_expires
         )
-        self.register_secret(url)
-        self.register_secret(url.partition("?")[2])
+        self.register_secret(url, ephemeral=True)
+        self.register_secret(url.partition("?")[2], ephemeral=True)
         return url
 
     def media_reference(self, source: str, filename: str) -> dict[str, Any]:

@@ -299,10 +299,10 @@ class TopsortHook(CreativePlatformHook):
         fields = asset.get("fields") or {}
         for key, value in fields.items():
             if key.lower() in ("policy", "signature", "x-amz-signature", "x-amz-security-token") and value:
-                self.register_secret(str(value))
+                self.register_secret(str(value), ephemeral=True)
         upload_url = asset.get("uploadUrl")
         if upload_url and "?" in upload_url:
-            self.register_secret(upload_url)
+            self.register_secret(upload_url, ephemeral=True)
 
     def upload_file(self, asset: Mapping[str, Any], creative: Creative) -> int:
         """Post the file to the asset's presigned form (streamed); returns the storage's 2xx status.
