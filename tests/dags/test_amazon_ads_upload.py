@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image
@@ -12,18 +12,13 @@ from PIL import Image
 from airflow_creative_provider.hooks.amazon_ads import content_tag
 from airflow_creative_provider.sandbox import amazon_ads as sandbox_amazon
 from airflow_creative_provider.sandbox.state import ProcessingSpeed
+from tests.support.dags import load_dag as load_support_dag
 
-REPO = Path(__file__).resolve().parents[2]
-DAG_FILE = REPO / "dags" / "amazon_ads_upload.py"
 P = "amazon_ads"
 
 
-def load_dag():
-    from airflow.dag_processing.dagbag import DagBag
-
-    bag = DagBag(dag_folder=str(DAG_FILE))
-    assert bag.import_errors == {}
-    return bag.dags["amazon_ads_upload"]
+def load_dag() -> Any:
+    return load_support_dag("amazon_ads_upload")
 
 
 def test_dag_parses_with_trigger_form_params():

@@ -18,6 +18,7 @@ from airflow_creative_provider.creative import Creative
 from airflow_creative_provider.hooks import hook_class
 from airflow_creative_provider.sandbox.state import ProcessingSpeed
 from airflow_creative_provider.sync.source import list_source
+from tests.support.dags import load_dag
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "examples" / "creatives"
@@ -46,11 +47,7 @@ def sync_env(airflow_db, creative_sandbox_env, tmp_path: Path, monkeypatch: pyte
 
 
 def _dag():
-    from airflow.dag_processing.dagbag import DagBag
-
-    bag = DagBag(str(REPO / "dags" / "creative_sync.py"))
-    assert not bag.import_errors, bag.import_errors
-    return bag.get_dag("creative_sync")
+    return load_dag("creative_sync")
 
 
 def _run(conf: dict[str, Any]) -> tuple[Any, dict[str, Any] | None]:

@@ -4,24 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image
 
 from airflow_creative_provider.sandbox import delta_projects as sandbox_dp
 from airflow_creative_provider.sandbox.state import ProcessingSpeed
-
-REPO = Path(__file__).resolve().parents[2]
-DAG_FILE = REPO / "dags" / "delta_projects_upload.py"
+from tests.support.dags import load_dag as load_support_dag
 
 
-def load_dag():
-    from airflow.dag_processing.dagbag import DagBag
-
-    bag = DagBag(dag_folder=str(DAG_FILE))
-    assert bag.import_errors == {}
-    return bag.dags["delta_projects_upload"]
+def load_dag() -> Any:
+    return load_support_dag("delta_projects_upload")
 
 
 def test_dag_parses_with_trigger_form_params():

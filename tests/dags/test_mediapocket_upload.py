@@ -12,18 +12,13 @@ from PIL import Image
 
 from airflow_creative_provider.sandbox import mediapocket as mp_sandbox
 from airflow_creative_provider.sandbox.state import ProcessingSpeed
+from tests.support.dags import load_dag as load_support_dag
 
-REPO = Path(__file__).resolve().parents[2]
-DAG_FILE = REPO / "dags" / "mediapocket_upload.py"
 PLATFORM = "mediapocket"
 
 
 def load_dag() -> Any:
-    from airflow.dag_processing.dagbag import DagBag
-
-    bag = DagBag(dag_folder=str(DAG_FILE))
-    assert bag.import_errors == {}
-    return bag.dags["mediapocket_upload"]
+    return load_support_dag("mediapocket_upload")
 
 
 def test_dag_parses_with_trigger_form_params() -> None:

@@ -4,25 +4,20 @@ from __future__ import annotations
 
 import json
 import logging
-from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image
 
 from airflow_creative_provider.sandbox import topsort as sandbox_ts
 from airflow_creative_provider.sandbox.state import ProcessingSpeed
+from tests.support.dags import load_dag as load_support_dag
 
-REPO = Path(__file__).resolve().parents[2]
-DAG_FILE = REPO / "dags" / "topsort_upload.py"
 PLATFORM = "topsort"
 
 
-def load_dag():
-    from airflow.dag_processing.dagbag import DagBag
-
-    bag = DagBag(dag_folder=str(DAG_FILE))
-    assert bag.import_errors == {}
-    return bag.dags["topsort_upload"]
+def load_dag() -> Any:
+    return load_support_dag("topsort_upload")
 
 
 def test_dag_parses_with_trigger_form_params():
