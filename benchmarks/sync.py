@@ -567,6 +567,10 @@ def _plan_breakdown(params: dict[str, Any], url: str) -> str:
     profile.disable()
     steps = {
         ("engine.py", "plan_run"): "plan_run",
+        ("source.py", "scan_source"): "scan_source",
+        ("engine.py", "_resolve_targets"): "hooks and accounts",
+        ("ledger.py", "marks"): "Ledger.marks",
+        ("ledger.py", "reusable_plan"): "Ledger.reusable_plan",
         ("source.py", "list_source"): "list_source",
         ("ledger.py", "file_index"): "Ledger.file_index",
         ("ledger.py", "update_file_index"): "Ledger.update_file_index",
@@ -574,6 +578,8 @@ def _plan_breakdown(params: dict[str, Any], url: str) -> str:
         ("plan.py", "build_plan"): "plan.build_plan",
         ("ledger.py", "start_run"): "Ledger.start_run",
     }
+    if os.environ.get("BENCH_PROFILE_TOP"):
+        pstats.Stats(profile).sort_stats("cumulative").print_stats(int(os.environ["BENCH_PROFILE_TOP"]))
     found: dict[str, float] = {}
     for (filename, _line, function), stat in pstats.Stats(profile).stats.items():  # type: ignore[attr-defined]
         name = steps.get((os.path.basename(filename), function))

@@ -18,15 +18,18 @@ With ``dry_run`` the same plan is reported and nothing is sent.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 import logging
 import os
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any
 
-from airflow_creative_provider import PLATFORMS
+from airflow_creative_provider import PLATFORMS, __version__
 from airflow_creative_provider.creative import Creative, PlatformRules
 from airflow_creative_provider.exceptions import (
     CreativeRefused,
@@ -45,7 +48,15 @@ from airflow_creative_provider.sync.ledger import (
     Ledger,
 )
 from airflow_creative_provider.sync.rules import Verdict, check
-from airflow_creative_provider.sync.source import index_entries, is_object_storage, list_source, local_root
+from airflow_creative_provider.sync.source import (
+    Listing,
+    index_entries,
+    is_object_storage,
+    list_source,
+    local_root,
+    matches_include,
+    scan_source,
+)
 
 log = logging.getLogger(__name__)
 
@@ -116,52 +127,10 @@ def _hook_class(platform: str) -> Any:
 
 
 # ---------------------------------------------------------------------------- plan
-def plan_run(params: Mapping[str, Any], *, run_id: str, ledger: Ledger | None = None) -> dict[str, Any]:
-    """List the source, apply the rules, read the ledger and return the run's work.
-
-    :param params: the DAG's params (``source``, ``platforms``, ``include``, ``dry_run``,
-        ``wait_for_ready``, ``batch_size``, ``connections``, ``strict``, ``archive_removed``,
-        ``max_archive``, ``checksum``, ``min_age_seconds``; optional ``source_conn_id``,
-        ``concurrency``).
-    :param run_id: the DAG run's id (claims and ledger rows carry it).
-    :param ledger: the ledger; ``Ledger()`` (connection ``creative_ledger`` or SQLite) by default.
-    :return: JSON-safe: ``run_id``, ``source``, ``dry_run``, ``listing`` (counts, skipped,
-        errors), ``platforms`` (conn id, account, error, counts), ``batches`` (one per
-        platform and ``batch_size`` of work: ``platform``, ``conn_id``, ``account``,
-        ``index``, ``items``, ``dry_run``, ``wait_for_ready``, ``error``), ``counts``.
-    """
-    p = normalise_params(params)
-    ledger = ledger or Ledger()
-    started = time.monotonic()
-    source = p["source"]
-    previous = ledger.file_index(source)
-    listing = list_source(
-        source,
-        include=p["include"],
-        min_age_seconds=p["min_age_seconds"],
-        index=previous,
-        checksum=p["checksum"],
-        conn_id=p["source_conn_id"],
-    )
-    ledger.update_file_index(
-        source,
-        index_entries(listing, only_read=True),
-        complete=listing.ok,
-        previous=previous,
-        present=(c.key for c in listing.files),
-    )
-    log.info(
-        "Listed %s: %d files (%d read, %d from the index), skipped %s, %d errors",
-        source,
-        len(listing.files),
-        listing.hashed,
-        len(listing.files) - listing.hashed,
-        listing.skipped or "none",
-        len(listing.errors),
-    )
-    for error in listing.errors:
-        log.warning("Listing error: %s", error)
-
+def _resolve_targets(
+    p: Mapping[str, Any],
+) -> tuple[list[planning.Target], dict[str, PlatformRules], dict[str, dict[str, Any]]]:
+    """Each requested platform's hook class, rules and account; an unusable one gets an ``error``."""
     targets: list[planning.Target] = []
     rules: dict[str, PlatformRules] = {}
     platform_info: dict[str, dict[str, Any]] = {}
@@ -187,6 +156,172 @@ def plan_run(params: Mapping[str, Any], *, run_id: str, ledger: Ledger | None = 
                 supports_versions=bool(getattr(cls, "supports_versions", False)),
             )
         )
+    return targets, rules, platform_info
+
+
+def _digest(value: Any) -> str:
+    """sha256 of a JSON rendering that does not depend on set or dict order (hash seeds differ per process)."""
+
+    def canonical(item: Any) -> Any:
+        if isinstance(item, (set, frozenset)):
+            return sorted(canonical(i) for i in item)
+        if dataclasses.is_dataclass(item) and not isinstance(item, type):
+            return canonical(dataclasses.asdict(item))
+        if isinstance(item, Mapping):
+            return {str(k): canonical(v) for k, v in item.items()}
+        if isinstance(item, (list, tuple)):
+            return [canonical(i) for i in item]
+        return item
+
+    return hashlib.sha256(json.dumps(canonical(value), sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _plan_inputs(p: Mapping[str, Any], targets: Sequence[planning.Target], rules: Mapping[str, PlatformRules]) -> str:
+    """Everything a plan depends on besides the files and the ledger: params, accounts, rules, version."""
+    return _digest(
+        {
+            "version": __version__,
+            "params": {name: p[name] for name in ("include", "min_age_seconds", "archive_removed", "max_archive")},
+            "targets": targets,
+            "rules": {platform: rules[platform] for platform in sorted(rules)},
+        }
+    )
+
+
+def plan_run(params: Mapping[str, Any], *, run_id: str, ledger: Ledger | None = None) -> dict[str, Any]:
+    """List the source, apply the rules, read the ledger and return the run's work.
+
+    A rerun that finds the same files (key, size, mtime) and the same ledger as the last run
+    that had nothing to do, with the same params, accounts and rules, reuses that run's plan:
+    it costs one listing and a few ledger reads (``checksum`` always plans afresh).
+
+    :param params: the DAG's params (``source``, ``platforms``, ``include``, ``dry_run``,
+        ``wait_for_ready``, ``batch_size``, ``connections``, ``strict``, ``archive_removed``,
+        ``max_archive``, ``checksum``, ``min_age_seconds``; optional ``source_conn_id``,
+        ``concurrency``).
+    :param run_id: the DAG run's id (claims and ledger rows carry it).
+    :param ledger: the ledger; ``Ledger()`` (connection ``creative_ledger`` or SQLite) by default.
+    :return: JSON-safe: ``run_id``, ``source``, ``dry_run``, ``listing`` (counts, skipped,
+        errors), ``platforms`` (conn id, account, error, counts), ``batches`` (one per
+        platform and ``batch_size`` of work: ``platform``, ``conn_id``, ``account``,
+        ``index``, ``items``, ``dry_run``, ``wait_for_ready``, ``error``), ``counts``,
+        ``reused_plan_of`` (the run whose plan was reused, else None).
+    """
+    p = normalise_params(params)
+    ledger = ledger or Ledger()
+    started = time.monotonic()
+    source = p["source"]
+    scan = scan_source(source, include=p["include"], min_age_seconds=p["min_age_seconds"], conn_id=p["source_conn_id"])
+    targets, rules, platform_info = _resolve_targets(p)
+    accounts = [(t.platform, t.account) for t in targets]
+    reusable = not p["checksum"] and len(targets) == len(platform_info)
+    inputs = _plan_inputs(p, targets, rules) if reusable else ""
+    reused = None
+    if reusable:
+        reused = ledger.reusable_plan(source, inputs, _digest([scan.fingerprint(), ledger.marks(source, accounts)]))
+    if reused is not None:
+        origin, stored = reused
+        listing_summary = scan.summary()
+        plan_counts: dict[str, dict[str, int]] = stored["counts"]
+        archive_blocked = stored.get("archive_blocked")
+        batches: list[dict[str, Any]] = []
+        plan_rows: Any = {"same_as": origin}
+        log.info(
+            "Listed %s: %d files, skipped %s, %d errors; unchanged since run %s (same files, ledger, params "
+            "and rules): its plan is reused, nothing read",
+            source,
+            len(scan.entries),
+            scan.skipped or "none",
+            len(scan.errors),
+            origin,
+        )
+    else:
+        origin = None
+        previous = ledger.file_index(source)
+        listing = list_source(source, index=previous, checksum=p["checksum"], scan=scan)
+        ledger.update_file_index(
+            source,
+            index_entries(listing, only_read=True),
+            complete=listing.ok,
+            previous=previous,
+            present=(c.key for c in listing.files),
+        )
+        listing_summary = listing.summary()
+        log.info(
+            "Listed %s: %d files (%d read, %d from the index), skipped %s, %d errors",
+            source,
+            len(listing.files),
+            listing.hashed,
+            len(listing.files) - listing.hashed,
+            listing.skipped or "none",
+            len(listing.errors),
+        )
+        plan, batches = _plan_from_listing(
+            p,
+            listing,
+            targets,
+            rules,
+            platform_info,
+            run_id=run_id,
+            ledger=ledger,
+            in_scope=lambda key: key not in scan.recent and matches_include(key, p["include"]),
+        )
+        plan_counts = plan.counts()
+        archive_blocked = plan.archive_blocked
+        plan_rows = planning.pack_rows(plan.rows)
+    for error in listing_summary["errors"]:
+        log.warning("Listing error: %s", error)
+    for target in targets:
+        platform_info[target.platform]["counts"] = plan_counts.get(target.platform, {})
+        platform_info[target.platform]["supports_archive"] = target.supports_archive
+    summary = {
+        "listing": listing_summary,
+        "platforms": platform_info,
+        "archive_blocked": archive_blocked,
+        "batches": len(batches),
+        "reused_plan_of": origin,
+        "seconds": round(time.monotonic() - started, 3),
+    }
+    ledger.start_run(run_id, source=source, dry_run=p["dry_run"], params=dict(p), summary=summary, plan_rows=plan_rows)
+    if reusable and origin is None and not batches and not listing_summary["errors"]:
+        # Nothing to do: the next run with the same files and ledger can reuse this plan.
+        fingerprint = _digest([scan.fingerprint(), ledger.marks(source, accounts)])
+        stored_plan = {"counts": plan_counts, "archive_blocked": archive_blocked}
+        ledger.store_plan(source, inputs, fingerprint, run_id, stored_plan)
+    for platform, info in platform_info.items():
+        if info["error"]:
+            log.error("%s: %s", platform, info["error"])
+        else:
+            log.info("%s (account %s): %s", platform, info["account"], info.get("counts") or "nothing to do")
+    if archive_blocked:
+        log.warning("Archiving skipped: %s", archive_blocked)
+    return {
+        "run_id": run_id,
+        "source": source,
+        "dry_run": p["dry_run"],
+        "wait_for_ready": p["wait_for_ready"],
+        "strict": p["strict"],
+        "listing": listing_summary,
+        "platforms": platform_info,
+        "archive_blocked": archive_blocked,
+        "counts": plan_counts,
+        "batches": batches,
+        "reused_plan_of": origin,
+    }
+
+
+def _plan_from_listing(
+    p: Mapping[str, Any],
+    listing: Listing,
+    targets: Sequence[planning.Target],
+    rules: Mapping[str, PlatformRules],
+    platform_info: Mapping[str, dict[str, Any]],
+    *,
+    run_id: str,
+    ledger: Ledger,
+    in_scope: Callable[[str], bool],
+) -> tuple[planning.Plan, list[dict[str, Any]]]:
+    """Apply the rules and the ledger to a listing: the plan and its batches of work."""
     verdict_cache: dict[tuple[str, str], Verdict] = {}
 
     def verdicts(creative: Creative, platform: str) -> Verdict:
@@ -201,12 +336,12 @@ def plan_run(params: Mapping[str, Any], *, run_id: str, ledger: Ledger | None = 
         verdicts,
         records,
         targets,
-        source=source,
+        source=p["source"],
         listing_ok=listing.ok,
         archive_removed=p["archive_removed"],
         max_archive=p["max_archive"],
+        in_scope=in_scope,
     )
-    plan_counts = plan.counts()
     for platform, info in platform_info.items():
         if info["error"]:
             plan.rows.extend(
@@ -222,7 +357,7 @@ def plan_run(params: Mapping[str, Any], *, run_id: str, ledger: Ledger | None = 
             "conn_id": info["conn_id"],
             "account": info["account"],
             "run_id": run_id,
-            "source": source,
+            "source": p["source"],
             "dry_run": p["dry_run"],
             "wait_for_ready": p["wait_for_ready"],
             "concurrency": p["concurrency"],
@@ -239,43 +374,7 @@ def plan_run(params: Mapping[str, Any], *, run_id: str, ledger: Ledger | None = 
                     item["creative"] = creatives[row.key].to_dict()
                 items.append(item)
             batches.append({**common, "index": index, "items": items, "error": None})
-        info["counts"] = plan_counts.get(platform, {})
-        info["supports_archive"] = next((t.supports_archive for t in targets if t.platform == platform), False)
-    summary = {
-        "listing": listing.summary(),
-        "platforms": platform_info,
-        "archive_blocked": plan.archive_blocked,
-        "batches": len(batches),
-        "seconds": round(time.monotonic() - started, 3),
-    }
-    safe_params = {k: v for k, v in p.items()}
-    ledger.start_run(
-        run_id,
-        source=source,
-        dry_run=p["dry_run"],
-        params=safe_params,
-        summary=summary,
-        plan_rows=planning.pack_rows(plan.rows),
-    )
-    for platform, info in platform_info.items():
-        if info["error"]:
-            log.error("%s: %s", platform, info["error"])
-        else:
-            log.info("%s (account %s): %s", platform, info["account"], info.get("counts") or "nothing to do")
-    if plan.archive_blocked:
-        log.warning("Archiving skipped: %s", plan.archive_blocked)
-    return {
-        "run_id": run_id,
-        "source": source,
-        "dry_run": p["dry_run"],
-        "wait_for_ready": p["wait_for_ready"],
-        "strict": p["strict"],
-        "listing": listing.summary(),
-        "platforms": platform_info,
-        "archive_blocked": plan.archive_blocked,
-        "counts": plan_counts,
-        "batches": batches,
-    }
+    return plan, batches
 
 
 def unpack_rows(packed: Any) -> list[dict[str, Any]]:
@@ -785,7 +884,7 @@ def build_report(
     strict = plan.get("strict", False) if strict is None else strict
     dry_run = bool(plan.get("dry_run"))
     stored = ledger.run(run_id) or {}
-    plan_rows = unpack_rows(stored.get("plan_rows")) or plan.get("rows") or []
+    plan_rows = unpack_rows(ledger.plan_rows(run_id)) or plan.get("rows") or []
     submitted: dict[tuple[str, str | None, str], dict[str, Any]] = {}
     seen_batches: set[tuple[str, int]] = set()
     bytes_sent = 0

@@ -12,7 +12,10 @@ Tables (created on first use):
   than ``stale_after`` seconds (its run died) can be taken over, atomically.
 * ``creative_files``: the file index (source, key -> size, mtime, sha256, facts), so an
   unchanged folder is never read again.
-* ``creative_runs``: one row per run (params, counts per platform, bytes sent, plan rows).
+* ``creative_runs``: one row per run (params, counts per platform, bytes sent, plan rows; a
+  run that reused an earlier plan stores ``{"same_as": run_id}`` instead of the rows).
+* ``creative_plans``: per source and set of plan inputs (params, accounts, rules), the
+  fingerprint of the last plan that found no work, so an unchanged rerun reuses it.
 
 Default store: ``$AIRFLOW_HOME/creative_ledger.db`` (SQLite, WAL); the Airflow connection
 ``creative_ledger`` (any SQLAlchemy URI) overrides it.
@@ -34,6 +37,7 @@ from sqlalchemy import (
     JSON,
     Column,
     Float,
+    Index,
     Integer,
     MetaData,
     String,
@@ -43,8 +47,10 @@ from sqlalchemy import (
     create_engine,
     delete,
     event,
+    func,
     insert,
     select,
+    tuple_,
     update,
 )
 from sqlalchemy.engine import Connection, Engine
@@ -93,6 +99,7 @@ assets_table = Table(
     Column("last_run_id", String(255)),
     Column("state_run_id", String(255)),
     UniqueConstraint("sha256", "platform", "account", name="uq_creative_assets_content"),
+    Index("ix_creative_assets_target", "platform", "account", "updated_at"),
 )
 
 claims_table = Table(
@@ -118,6 +125,7 @@ files_table = Table(
     Column("facts", JSON),
     Column("updated_at", Float, nullable=False),
     UniqueConstraint("source", "file_key", name="uq_creative_files_key"),
+    Index("ix_creative_files_source_updated", "source", "updated_at"),
 )
 
 runs_table = Table(
@@ -143,6 +151,18 @@ run_counts_table = Table(
     Column("platform", String(64), primary_key=True),
     Column("name", String(64), primary_key=True),
     Column("value", Integer, nullable=False, default=0),
+)
+
+
+plans_table = Table(
+    "creative_plans",
+    metadata,
+    Column("source", String(1024), primary_key=True),
+    Column("inputs", String(64), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("run_id", String(255), nullable=False),
+    Column("plan", JSON, nullable=False),
+    Column("stored_at", Float, nullable=False),
 )
 
 
@@ -234,6 +254,9 @@ def _engine_for(url: str) -> Engine:
             else:
                 engine = create_engine(url, pool_pre_ping=True)
             metadata.create_all(engine, checkfirst=True)
+            for table in metadata.sorted_tables:  # indexes added since a table was created
+                for index in table.indexes:
+                    index.create(engine, checkfirst=True)
             _ENGINES[url] = engine
         return engine
 
@@ -311,6 +334,50 @@ class Ledger:
                     delete(files_table).where(files_table.c.source == source, files_table.c.file_key.in_(chunk))
                 )
         return len(changed) + len(removed)
+
+    # ------------------------------------------------------------------ plan reuse
+    def marks(self, source: str, targets: Iterable[tuple[str, str]]) -> list[Any]:
+        """Row counts and latest ``updated_at`` of what a plan reads: the source's file index and
+        each (platform, account)'s asset records. Every write moves one of them."""
+        wanted = set(targets)
+        with self.begin() as conn:
+            files = conn.execute(
+                select(func.count(), func.max(files_table.c.updated_at)).where(files_table.c.source == source)
+            ).one()
+            assets = conn.execute(
+                select(
+                    assets_table.c.platform,
+                    assets_table.c.account,
+                    func.count(),
+                    func.max(assets_table.c.updated_at),
+                )
+                .where(tuple_(assets_table.c.platform, assets_table.c.account).in_(sorted(wanted)))
+                .group_by(assets_table.c.platform, assets_table.c.account)
+            ).all()
+        return [list(files), sorted(list(row) for row in assets)]
+
+    def reusable_plan(self, source: str, inputs: str, fingerprint: str) -> tuple[str, dict[str, Any]] | None:
+        """``(run_id, plan)`` stored for these inputs when its fingerprint is ``fingerprint``, else None."""
+        with self.begin() as conn:
+            row = conn.execute(
+                select(plans_table.c.fingerprint, plans_table.c.run_id, plans_table.c.plan).where(
+                    plans_table.c.source == source, plans_table.c.inputs == inputs
+                )
+            ).one_or_none()
+        if row is None or row.fingerprint != fingerprint:
+            return None
+        return row.run_id, _json(row.plan)
+
+    def store_plan(self, source: str, inputs: str, fingerprint: str, run_id: str, plan: Mapping[str, Any]) -> None:
+        """Remember a plan without work (one row per source and inputs, replaced each time)."""
+        values = {"fingerprint": fingerprint, "run_id": run_id, "plan": dict(plan), "stored_at": time.time()}
+        where = (plans_table.c.source == source, plans_table.c.inputs == inputs)
+        try:
+            with self.begin() as conn:
+                if conn.execute(update(plans_table).where(*where).values(**values)).rowcount == 0:
+                    conn.execute(insert(plans_table).values(source=source, inputs=inputs, **values))
+        except IntegrityError:
+            pass  # an overlapping run stored the same inputs' plan first: either one serves
 
     # ------------------------------------------------------------------ asset records
     def records(self, platform: str, account: str) -> list[AssetRecord]:
@@ -569,6 +636,17 @@ class Ledger:
         with self.begin() as conn:
             if conn.execute(update(runs_table).where(runs_table.c.run_id == run_id).values(**values)).rowcount == 0:
                 conn.execute(insert(runs_table).values(run_id=run_id, **values))
+
+    def plan_rows(self, run_id: str) -> Any:
+        """The run's packed plan rows, following a reused plan to the run that stored it."""
+        with self.begin() as conn:
+            for _ in range(2):
+                rows = conn.execute(select(runs_table.c.plan_rows).where(runs_table.c.run_id == run_id)).scalar()
+                rows = _json(rows)
+                if not (isinstance(rows, dict) and "same_as" in rows):
+                    return rows
+                run_id = rows["same_as"]
+        return None
 
     def run(self, run_id: str) -> dict[str, Any] | None:
         with self.begin() as conn:

@@ -9,7 +9,8 @@ No I/O happens here, so every decision is unit tested on plain values:
   looks the asset up first, so nothing is created twice);
 * sent and not terminal -> ``poll``; ready or rejected -> ``none`` (the state and reason
   are reported); refused by a local rule -> ``refused`` with the reason;
-* content no longer in the source -> reported; with ``archive_removed`` it is ``archive``d
+* content no longer in the source -> reported (files the listing left out on purpose, by
+  ``include`` or ``min_age_seconds``, are not "removed"); with ``archive_removed`` it is ``archive``d
   on platforms that can archive and ``keep`` on the others. Nothing is archived when the
   listing had errors, nor when more than ``max_archive`` assets would be (``would_archive``,
   like rclone's ``--max-delete``); an asset that gets a new version is never archived.
@@ -152,6 +153,7 @@ def build_plan(
     listing_ok: bool = True,
     archive_removed: bool = False,
     max_archive: int = 10,
+    in_scope: Callable[[str], bool] | None = None,
 ) -> Plan:
     """Decide the work of one run (pure: no I/O).
 
@@ -165,6 +167,8 @@ def build_plan(
     :param listing_ok: the listing had no errors (else nothing is archived).
     :param archive_removed: archive assets whose content left the source.
     :param max_archive: the most assets archived in one run; above it nothing is archived.
+    :param in_scope: ``key -> bool``, the keys this listing covers; a record whose key is
+        outside (excluded by ``include``, or a file too recent to list) is not removed.
     """
     plan = Plan(listing_ok=listing_ok)
     by_content: dict[str, list[Creative]] = {}
@@ -187,6 +191,8 @@ def build_plan(
         live_ids = {r.remote_id for r in platform_records if r.sha256 in present and r.remote_id}
         for record in sorted(platform_records, key=lambda r: (r.file_key or "", r.sha256)):
             if record.source != source or record.sha256 in present or not record.remote_id:
+                continue
+            if in_scope is not None and record.file_key and not in_scope(record.file_key):
                 continue
             if record.state == ARCHIVED or record.remote_id in live_ids:
                 continue

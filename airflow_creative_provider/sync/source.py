@@ -20,16 +20,20 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
+import hashlib
+import json
 import logging
 import os
 import posixpath
 import re
+import stat
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
-from typing import Any
+from operator import attrgetter
+from typing import Any, NamedTuple
 
 from airflow_creative_provider.creative import Creative
 
@@ -39,6 +43,10 @@ log = logging.getLogger(__name__)
 TEMPORARY_SUFFIXES: tuple[str, ...] = (".part", ".partial", ".crdownload", ".download", ".tmp", ".temp", "~")
 #: prefixes of lock and temporary files (Office lock files ``~$report.docx``).
 TEMPORARY_PREFIXES: tuple[str, ...] = ("~$", ".~lock.")
+
+
+#: keys where ``skip_reason`` must look (a name starting with "." or "~"); others are only checked for suffixes.
+_MAYBE_SKIPPED = re.compile(r"(?:^|/)[.~]").search
 
 
 class SourceError(ValueError):
@@ -102,8 +110,9 @@ class Listing:
         }
 
 
-@dataclass(frozen=True)
-class _Entry:
+class _Entry(NamedTuple):
+    """One listed file (a tuple: tens of thousands are made per listing)."""
+
     key: str
     path: str
     size: int
@@ -140,6 +149,14 @@ def _glob_regex(pattern: str) -> re.Pattern[str]:
             out.append(re.escape(pattern[i]))
             i += 1
     return re.compile("".join(out) + r"\Z", re.DOTALL)
+
+
+def _include_matcher(include: str | None) -> Callable[[str], bool] | None:
+    """A predicate for ``matches_include(key, include)``; None when every key matches."""
+    patterns = [p.strip().lstrip("/") for p in (include or "").split(",") if p.strip()]
+    if not patterns or any(p in ("**", "**/*") for p in patterns):
+        return None
+    return lambda key: matches_include(key, include)
 
 
 def matches_include(key: str, include: str | None) -> bool:
@@ -184,28 +201,34 @@ def local_root(source: str) -> str:
 
 
 def _walk_local(root: str, errors: list[str]) -> Iterator[_Entry]:
+    """Every regular file under ``root`` (symlinks followed), one ``stat`` each, folders in name order."""
     root = os.path.abspath(os.path.expanduser(root))
     if not os.path.isdir(root):
         raise SourceError(f"source {root!r} does not exist or is not a folder; check the source param.")
-
-    def on_error(exc: OSError) -> None:
-        where = os.path.relpath(exc.filename, root) if exc.filename else root
-        errors.append(f"{where}: cannot list ({exc.strerror or exc})")
-
-    for folder, dirs, names in os.walk(root, onerror=on_error):
-        dirs.sort()
-        rel = os.path.relpath(folder, root)
-        prefix = "" if rel == "." else rel.replace(os.sep, "/") + "/"
-        for name in sorted(names):
-            path = os.path.join(folder, name)
+    pending = [(root, "")]
+    while pending:
+        folder, prefix = pending.pop()
+        try:
+            with os.scandir(folder) as it:
+                found = sorted(it, key=attrgetter("name"))
+        except OSError as exc:
+            errors.append(f"{prefix or '.'}: cannot list ({exc.strerror or exc})")
+            continue
+        folders = []
+        for item in found:
+            key = prefix + item.name
             try:
-                st = os.stat(path)
+                # DirEntry caches the file type from the directory read; stat follows symlinks.
+                if item.is_dir(follow_symlinks=False):  # like os.walk: symlinked folders not entered
+                    folders.append((item.path, key + "/"))
+                    continue
+                st = item.stat()
             except OSError as exc:
-                errors.append(f"{prefix}{name}: cannot stat ({exc.strerror or exc})")
+                errors.append(f"{key}: cannot stat ({exc.strerror or exc})")
                 continue
-            if not os.path.isfile(path):
-                continue
-            yield _Entry(prefix + name, path, st.st_size, st.st_mtime)
+            if stat.S_ISREG(st.st_mode):
+                yield _Entry(key, item.path, st.st_size, st.st_mtime)
+        pending.extend(reversed(folders))
 
 
 def object_storage_root(source: str, conn_id: str | None = None) -> Any:
@@ -254,6 +277,82 @@ def _walk_object_storage(source: str, conn_id: str | None, errors: list[str]) ->
         yield _Entry(key, f"{uri_base}/{key}", int(info.get("size") or 0), _mtime_of(info))
 
 
+@dataclass
+class Scan:
+    """The first, cheap half of a listing: the files to sync with their size and mtime, no content read.
+
+    :param entries: the kept files, sorted by key.
+    :param skipped: counts of skipped files by reason (``hidden``, ``temporary``, ``recent``,
+        ``excluded``).
+    :param errors: what could not be listed.
+    :param recent: keys skipped as modified less than ``min_age_seconds`` ago.
+    """
+
+    source: str
+    entries: list[_Entry] = field(default_factory=list)
+    skipped: dict[str, int] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    recent: set[str] = field(default_factory=set)
+
+    def fingerprint(self) -> str:
+        """A digest of every kept key, size and mtime, the skip counts and the errors.
+
+        Two scans with the same fingerprint hold the same files as far as size and mtime tell
+        (what the file index trusts unless ``checksum`` is set).
+        """
+        files = [(e.key, e.size, e.mtime) for e in self.entries]
+        return hashlib.sha256(json.dumps([sorted(self.skipped.items()), self.errors, files]).encode()).hexdigest()
+
+    def summary(self) -> dict[str, Any]:
+        """What ``Listing.summary`` says, for a listing that read nothing."""
+        return {
+            "source": self.source,
+            "files": len(self.entries),
+            "bytes": sum(e.size for e in self.entries),
+            "skipped": dict(self.skipped),
+            "errors": list(self.errors),
+            "hashed": 0,
+            "bytes_hashed": 0,
+        }
+
+
+def scan_source(
+    source: str,
+    *,
+    include: str | None = "**/*",
+    min_age_seconds: float = 0,
+    conn_id: str | None = None,
+    now: float | None = None,
+) -> Scan:
+    """Walk ``source`` and keep the files to sync (skip rules, ``include``, ``min_age_seconds``); read nothing.
+
+    Parameters as for ``list_source``.
+    """
+    scan = Scan(source=source)
+    now = time.time() if now is None else now
+    if is_object_storage(source):
+        entries = _walk_object_storage(source, conn_id, scan.errors)
+    else:
+        entries = _walk_local(local_root(source), scan.errors)
+    skipped = scan.skipped
+    included = _include_matcher(include)
+    for entry in entries:
+        key = entry.key
+        # skip_reason only where a name starts with "." or "~" or ends like a temporary file
+        reason = skip_reason(key) if _MAYBE_SKIPPED(key) or key.lower().endswith(TEMPORARY_SUFFIXES) else None
+        if reason is None and included is not None and not included(key):
+            reason = "excluded"
+        if reason is None and min_age_seconds and entry.mtime is not None and now - entry.mtime < min_age_seconds:
+            reason = "recent"
+            scan.recent.add(key)
+        if reason is None:
+            scan.entries.append(entry)
+        else:
+            skipped[reason] = skipped.get(reason, 0) + 1
+    scan.entries.sort(key=attrgetter("key"))
+    return scan
+
+
 def list_source(
     source: str,
     *,
@@ -264,6 +363,7 @@ def list_source(
     conn_id: str | None = None,
     now: float | None = None,
     inspect: Callable[[str, str], Creative] | None = None,
+    scan: Scan | None = None,
 ) -> Listing:
     """List ``source`` and return the facts of every file to sync.
 
@@ -277,26 +377,14 @@ def list_source(
         the Amazon provider's default).
     :param now: epoch seconds to age files against (defaults to the current time).
     :param inspect: ``(path, key) -> Creative``; defaults to ``Creative.inspect`` with sha1.
+    :param scan: the result of ``scan_source`` when the caller already walked the source.
     """
-    listing = Listing(source=source)
+    if scan is None:
+        scan = scan_source(source, include=include, min_age_seconds=min_age_seconds, conn_id=conn_id, now=now)
+    listing = Listing(source=source, skipped=dict(scan.skipped), errors=list(scan.errors))
     index = index or {}
-    now = time.time() if now is None else now
     inspect = inspect or (lambda path, key: Creative.inspect(path, key, sha1=True))
-    if is_object_storage(source):
-        entries = _walk_object_storage(source, conn_id, listing.errors)
-    else:
-        entries = _walk_local(local_root(source), listing.errors)
-    for entry in entries:
-        reason = skip_reason(entry.key)
-        if reason:
-            listing.skip(reason)
-            continue
-        if not matches_include(entry.key, include):
-            listing.skip("excluded")
-            continue
-        if min_age_seconds and entry.mtime is not None and now - entry.mtime < min_age_seconds:
-            listing.skip("recent")
-            continue
+    for entry in scan.entries:
         known = index.get(entry.key)
         if known is not None and not checksum and known.matches(entry.size, entry.mtime):
             facts = {k: known.facts[k] for k in _FACT_FIELDS if k in known.facts}
@@ -311,7 +399,6 @@ def list_source(
         listing.bytes_hashed += creative.size
         listing.read_keys.add(entry.key)
         listing.files.append(creative.replace(mtime=entry.mtime))
-    listing.files.sort(key=lambda c: c.key)
     return listing
 
 

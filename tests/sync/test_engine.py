@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import threading
 import time
 from pathlib import Path
@@ -31,10 +32,11 @@ from airflow_creative_provider.sync.engine import (
     raise_for_report,
     record_statuses,
     submit_batch,
+    unpack_rows,
     upload_concurrency,
     wait_targets,
 )
-from airflow_creative_provider.sync.ledger import READY, SENDING, Ledger
+from airflow_creative_provider.sync.ledger import READY, REJECTED, SENDING, Ledger
 
 
 class Killed(BaseException):
@@ -232,6 +234,50 @@ def test_cold_sync_then_noop_rerun(fake: type[FakeHook], folder: Path, ledger: L
     assert plan2["listing"]["hashed"] == 0  # an unchanged folder is not read again
     assert row(report2, "a.png")["state"] == READY and report2["asset_events"] == []
     assert not report2["failed"]
+
+
+def test_unchanged_reruns_reuse_the_plan_until_anything_it_reads_changes(
+    fake: type[FakeHook], folder: Path, ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run_sync(folder, ledger, "run-1")
+    plan2, _, report2 = run_sync(folder, ledger, "run-2")  # the ledger changed in run-1: planned afresh
+    assert plan2["reused_plan_of"] is None and plan2["batches"] == []
+    plan3, _, report3 = run_sync(folder, ledger, "run-3")
+    assert plan3["reused_plan_of"] == "run-2" and plan3["listing"] == plan2["listing"]
+    assert plan3["counts"] == plan2["counts"] and plan3["platforms"] == plan2["platforms"]
+    assert report3["rows"] == report2["rows"] and not report3["failed"]
+    assert ledger.run("run-3")["plan_rows"] == {"same_as": "run-2"}  # no second copy of the rows
+    assert fake.calls == [call for call in fake.calls if call[0] != "find"]  # nothing looked up either
+
+    def fresh(run_id: str, **params: Any) -> dict[str, Any]:
+        plan, _, report = run_sync(folder, ledger, run_id, **params)
+        assert plan["reused_plan_of"] is None, run_id
+        return report
+
+    # a touched file (same content, new mtime) is read again; the next rerun reuses that plan
+    os.utime(folder / "b.png", (time.time() + 5, time.time() + 5))
+    assert fresh("touched")["rows"] == report2["rows"]
+    assert run_sync(folder, ledger, "after-touch")[0]["reused_plan_of"] == "touched"
+    # other params, re-hashing, other rules, another ledger state: planned afresh
+    assert [r["key"] for r in fresh("include", include="sub/**")["rows"]] == ["sub/c.png"]
+    recent = fresh("recent", min_age_seconds=3600)  # b.png's mtime is in the future
+    assert "b.png" not in {r["key"] for r in recent["rows"]} and recent["listing"]["skipped"]["recent"] == 6
+    fresh("checksum", checksum=True)
+    fresh("checksum-again", checksum=True)
+    monkeypatch.setattr(FakeHook, "rules", FakeHook.rules.with_(max_bytes=10))
+    assert row(fresh("small-limit"), "a.png")["state"] == "refused"
+    monkeypatch.undo()
+    monkeypatch.setattr(engine, "_hook_class", lambda platform: HOOKS[platform])
+    run_sync(folder, ledger, "before-reject")
+    a = row(report2, "a.png")
+    sha = next(r["sha256"] for r in unpack_rows(ledger.plan_rows("run-2")) if r["key"] == "a.png")
+    ledger.record_status(sha, "topsort", "acct-topsort_default", run_id="ops", state=REJECTED, reason="taken down")
+    rejected = row(fresh("after-reject"), "a.png")
+    assert (rejected["state"], rejected["reason"], rejected["remote_id"]) == (REJECTED, "taken down", a["remote_id"])
+    # a new file is planned (and sent); no reused plan ever hides work
+    png(folder / "d.png", color="yellow")
+    plan, submits, _ = run_sync(folder, ledger, "new-file")
+    assert plan["reused_plan_of"] is None and creates(fake)[-1:] == ["d.png"]
 
 
 def test_changed_file_only_is_sent_and_strict_fails_on_refusals(

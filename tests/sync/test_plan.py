@@ -176,6 +176,26 @@ def test_archive_removed_where_the_platform_can() -> None:
     assert archived in p.work("mediapocket")
 
 
+def test_files_left_out_of_the_listing_on_purpose_are_not_removed() -> None:
+    records = {
+        "mediapocket": [
+            record(POCKET, "j", READY, "mp-jpg", key="photo.jpg"),  # excluded by include
+            record(POCKET, "o", READY, "mp-old", key="being-written.png"),  # too recent to list now
+            record(POCKET, "g", READY, "mp-gone", key="gone.png"),
+        ]
+    }
+    listed = {"a.png", "gone.png"}
+    p = plan(
+        [creative("a.png", "a")],
+        records,
+        targets=(POCKET,),
+        archive_removed=True,
+        in_scope=lambda key: key.endswith(".png") and key != "being-written.png",
+    )
+    assert {r.key for r in p.rows} == listed
+    assert only(p, key="gone.png").action == ARCHIVE
+
+
 def test_nothing_archived_when_the_listing_had_errors() -> None:
     records = {"mediapocket": [record(POCKET, "g", READY, "mp-gone", key="gone.png")]}
     p = plan([creative("a.png", "a")], records, targets=(POCKET,), archive_removed=True, listing_ok=False)

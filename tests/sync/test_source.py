@@ -17,6 +17,7 @@ from airflow_creative_provider.sync.source import (
     index_entries,
     list_source,
     matches_include,
+    scan_source,
     skip_reason,
 )
 
@@ -206,3 +207,40 @@ def test_s3_source_through_object_storage(creative_sandbox_env: object) -> None:
 def test_s3_missing_prefix_raises(creative_sandbox_env: object) -> None:
     with pytest.raises(SourceError):
         list_source("s3://creative_sandbox_s3@sandbox-staging/no-such-prefix")
+
+
+def test_scan_reads_nothing_and_its_fingerprint_follows_size_mtime_and_membership(folder: Path) -> None:
+    def fingerprint(**kw: object) -> str:
+        return scan_source(str(folder), **kw).fingerprint()  # type: ignore[arg-type]
+
+    scan = scan_source(str(folder))
+    assert [e.key for e in scan.entries] == ["a.png", "empty.png", "sub/b.png", "sub/deeper/c.jpg"]
+    assert scan.skipped == {"hidden": 2, "temporary": 4} and scan.summary()["hashed"] == 0
+    before = fingerprint()
+    assert fingerprint() == before
+    assert fingerprint(include="sub/**") != before
+    stat = (folder / "a.png").stat()
+    os.utime(folder / "a.png", ns=(stat.st_atime_ns, stat.st_mtime_ns + 1000))
+    touched = fingerprint()
+    assert touched != before
+    (folder / "a.png").write_bytes(png_bytes() + b"trailing")
+    os.utime(folder / "a.png", ns=(stat.st_atime_ns, stat.st_mtime_ns + 1000))
+    assert fingerprint() != touched  # same mtime, other size
+    (folder / "sub" / "new.png").write_bytes(b"x")
+    assert fingerprint() != touched
+    (folder / "sub" / "new.png").unlink()
+    (folder / ".hidden.png").write_bytes(b"x")
+    assert fingerprint() != touched  # the skip counts are part of it
+
+
+def test_symlinked_folders_are_not_entered_but_symlinked_files_are_listed(folder: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "far.png").write_bytes(png_bytes())
+    (folder / "link-to-folder").symlink_to(outside, target_is_directory=True)
+    (folder / "link.png").symlink_to(folder / "a.png")
+    (folder / "dangling.png").symlink_to(tmp_path / "missing.png")
+    scan = scan_source(str(folder))
+    keys = [e.key for e in scan.entries]
+    assert "link.png" in keys and not any(k.startswith("link-to-folder") for k in keys)
+    assert scan.errors == ["dangling.png: cannot stat (No such file or directory)"]
