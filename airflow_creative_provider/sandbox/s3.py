@@ -38,6 +38,24 @@ class _QuietHandler(MotoRequestHandler):
         pass
 
 
+class _S3Dispatcher(DomainDispatcherApplication):
+    """moto's dispatcher for an endpoint that serves only S3.
+
+    moto finds the service of each request by listing its package folder and matching every
+    service's URL patterns (several ms per request); here every request is S3, so its app is
+    resolved once. moto's own ``/moto-api`` paths still go through moto's lookup.
+    """
+
+    def get_application(self, environ: dict[str, Any]) -> Any:
+        if environ.get("PATH_INFO", "").startswith("/moto-api"):
+            return super().get_application(environ)
+        with self.lock:
+            app = self.app_instances.get("s3")
+            if app is None:
+                app = self.app_instances["s3"] = self.create_app("s3")
+            return app
+
+
 if TYPE_CHECKING:
     from airflow_creative_provider.sandbox.state import SandboxState
 
@@ -258,7 +276,7 @@ class SandboxS3:
         self, state: SandboxState, host: str = "127.0.0.1", port: int = 0, public_endpoint: str | None = None
     ) -> None:
         self.state = state
-        app = S3Guard(DomainDispatcherApplication(create_backend_app), state)
+        app = S3Guard(_S3Dispatcher(create_backend_app), state)
         self._server = make_server(host, port, app, threaded=True, request_handler=_QuietHandler)
         # Presigned URLs carry this endpoint: clients elsewhere (compose) must reach it by name.
         self.endpoint = (public_endpoint or f"http://{host}:{self._server.server_address[1]}").rstrip("/")
