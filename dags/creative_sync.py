@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
 
@@ -17,10 +18,13 @@ from airflow_creative_provider.sync.engine import (
     build_report,
     default_source,
     plan_run,
+    prepare_next_plan,
     raise_for_report,
     submit_batch,
     wait_targets,
 )
+
+log = logging.getLogger(__name__)
 
 PLATFORM_NAMES = list(PLATFORMS)
 #: seconds between status polls while waiting (deployment setting, not a run param).
@@ -225,6 +229,11 @@ with DAG(
         for event in result.get("asset_events", []):
             outlet_events[READY_CREATIVES].add(Asset(event["uri"]), extra=event.get("extra") or {})
         ti.xcom_push(key="report", value=result)
+        if not result["failed"] and not plan.get("dry_run") and any(b.get("items") for b in plan["batches"]):
+            try:  # so that the next run of an unchanged folder costs one listing
+                prepare_next_plan(plan["run_id"])
+            except Exception:  # noqa: BLE001 - an optimisation only: the next run plans afresh
+                log.warning("Planning the next run ahead failed; it will plan afresh", exc_info=True)
         raise_for_report(result)
         return result
 

@@ -50,6 +50,7 @@ from airflow_creative_provider.sync.ledger import (
 from airflow_creative_provider.sync.rules import Verdict, check
 from airflow_creative_provider.sync.source import (
     Listing,
+    Scan,
     index_entries,
     is_object_storage,
     list_source,
@@ -188,12 +189,99 @@ def _plan_inputs(p: Mapping[str, Any], targets: Sequence[planning.Target], rules
     )
 
 
+def _fingerprint(ledger: Ledger, source: str, inputs: str, scan: Scan, targets: Sequence[planning.Target]) -> str:
+    """The digest a saved plan is found by: inputs, listed files (size, mtime) and the ledger's marks."""
+    marks = ledger.marks(source, [(t.platform, t.account) for t in targets])
+    return _digest([source, inputs, scan.fingerprint(), marks])
+
+
+def _plan_afresh(
+    p: Mapping[str, Any],
+    scan: Scan,
+    targets: Sequence[planning.Target],
+    rules: Mapping[str, PlatformRules],
+    platform_info: Mapping[str, dict[str, Any]],
+    *,
+    run_id: str,
+    ledger: Ledger,
+) -> tuple[dict[str, Any], planning.Plan, list[dict[str, Any]]]:
+    """Facts (from the file index, or read), rules and ledger records -> listing summary, plan, batches."""
+    source = p["source"]
+    previous = ledger.file_index(source)
+    listing = list_source(source, index=previous, checksum=p["checksum"], scan=scan)
+    ledger.update_file_index(
+        source,
+        index_entries(listing, only_read=True),
+        complete=listing.ok,
+        previous=previous,
+        present=(c.key for c in listing.files),
+    )
+    log.info(
+        "Listed %s: %d files (%d read, %d from the index), skipped %s, %d errors",
+        source,
+        len(listing.files),
+        listing.hashed,
+        len(listing.files) - listing.hashed,
+        listing.skipped or "none",
+        len(listing.errors),
+    )
+    plan, batches = _plan_from_listing(
+        p,
+        listing,
+        targets,
+        rules,
+        platform_info,
+        run_id=run_id,
+        ledger=ledger,
+        in_scope=lambda key: key not in scan.recent and matches_include(key, p["include"]),
+    )
+    return listing.summary(), plan, batches
+
+
+def _save_if_idle(
+    ledger: Ledger,
+    p: Mapping[str, Any],
+    inputs: str | None,
+    scan: Scan,
+    targets: Sequence[planning.Target],
+    listing_summary: Mapping[str, Any],
+    plan: planning.Plan,
+    batches: Sequence[Mapping[str, Any]],
+    *,
+    run_id: str,
+) -> str | None:
+    """Save a plan that found no work (the next unchanged run reuses it); its fingerprint, else None."""
+    if inputs is None or batches or listing_summary["errors"]:
+        return None
+    fingerprint = _fingerprint(ledger, p["source"], inputs, scan, targets)  # after this plan's index update
+    summary = {"counts": plan.counts(), "archive_blocked": plan.archive_blocked, "planned_by": run_id}
+    ledger.save_plan(fingerprint, source=p["source"], inputs=inputs, plan=summary, rows=planning.pack_rows(plan.rows))
+    return fingerprint
+
+
+def _prepare(
+    params: Mapping[str, Any], ledger: Ledger
+) -> tuple[
+    dict[str, Any], Scan, list[planning.Target], dict[str, PlatformRules], dict[str, dict[str, Any]], str | None
+]:
+    """Params, listing scan and targets; ``inputs`` is None when no saved plan may serve."""
+    p = normalise_params(params)
+    scan = scan_source(
+        p["source"], include=p["include"], min_age_seconds=p["min_age_seconds"], conn_id=p["source_conn_id"]
+    )
+    targets, rules, platform_info = _resolve_targets(p)
+    reusable = not p["checksum"] and len(targets) == len(platform_info)
+    return p, scan, targets, rules, platform_info, _plan_inputs(p, targets, rules) if reusable else None
+
+
 def plan_run(params: Mapping[str, Any], *, run_id: str, ledger: Ledger | None = None) -> dict[str, Any]:
     """List the source, apply the rules, read the ledger and return the run's work.
 
-    A rerun that finds the same files (key, size, mtime) and the same ledger as the last run
-    that had nothing to do, with the same params, accounts and rules, reuses that run's plan:
-    it costs one listing and a few ledger reads (``checksum`` always plans afresh).
+    A run that finds the same files (key, size, mtime) and the same ledger as a saved plan
+    without work, with the same params, accounts and rules, reuses that plan: it costs one
+    listing and a few ledger reads (``checksum`` always plans afresh). Plans without work are
+    saved by the plan task, and by the report task of a run that sent anything
+    (``prepare_next_plan``), so even the first rerun after a sync reuses one.
 
     :param params: the DAG's params (``source``, ``platforms``, ``include``, ``dry_run``,
         ``wait_for_ready``, ``batch_size``, ``connections``, ``strict``, ``archive_removed``,
@@ -205,70 +293,39 @@ def plan_run(params: Mapping[str, Any], *, run_id: str, ledger: Ledger | None = 
         errors), ``platforms`` (conn id, account, error, counts), ``batches`` (one per
         platform and ``batch_size`` of work: ``platform``, ``conn_id``, ``account``,
         ``index``, ``items``, ``dry_run``, ``wait_for_ready``, ``error``), ``counts``,
-        ``reused_plan_of`` (the run whose plan was reused, else None).
+        ``reused_plan_of`` (the run that made the reused plan, else None).
     """
-    p = normalise_params(params)
     ledger = ledger or Ledger()
     started = time.monotonic()
+    p, scan, targets, rules, platform_info, inputs = _prepare(params, ledger)
     source = p["source"]
-    scan = scan_source(source, include=p["include"], min_age_seconds=p["min_age_seconds"], conn_id=p["source_conn_id"])
-    targets, rules, platform_info = _resolve_targets(p)
-    accounts = [(t.platform, t.account) for t in targets]
-    reusable = not p["checksum"] and len(targets) == len(platform_info)
-    inputs = _plan_inputs(p, targets, rules) if reusable else ""
-    reused = None
-    if reusable:
-        reused = ledger.reusable_plan(source, inputs, _digest([scan.fingerprint(), ledger.marks(source, accounts)]))
-    if reused is not None:
-        origin, stored = reused
+    fingerprint = _fingerprint(ledger, source, inputs, scan, targets) if inputs is not None else None
+    saved = ledger.saved_plan(fingerprint) if fingerprint else None
+    if saved is not None:
+        reused_plan_of = saved["planned_by"]
         listing_summary = scan.summary()
-        plan_counts: dict[str, dict[str, int]] = stored["counts"]
-        archive_blocked = stored.get("archive_blocked")
+        plan_counts: dict[str, dict[str, int]] = saved["counts"]
+        archive_blocked = saved.get("archive_blocked")
         batches: list[dict[str, Any]] = []
-        plan_rows: Any = {"same_as": origin}
+        plan_rows: Any = {"plan": fingerprint}
         log.info(
-            "Listed %s: %d files, skipped %s, %d errors; unchanged since run %s (same files, ledger, params "
-            "and rules): its plan is reused, nothing read",
+            "Listed %s: %d files, skipped %s, %d errors; nothing changed since the plan of run %s (same files by "
+            "size and mtime, same ledger, params and rules): reused, no file read",
             source,
             len(scan.entries),
             scan.skipped or "none",
             len(scan.errors),
-            origin,
+            reused_plan_of,
         )
     else:
-        origin = None
-        previous = ledger.file_index(source)
-        listing = list_source(source, index=previous, checksum=p["checksum"], scan=scan)
-        ledger.update_file_index(
-            source,
-            index_entries(listing, only_read=True),
-            complete=listing.ok,
-            previous=previous,
-            present=(c.key for c in listing.files),
-        )
-        listing_summary = listing.summary()
-        log.info(
-            "Listed %s: %d files (%d read, %d from the index), skipped %s, %d errors",
-            source,
-            len(listing.files),
-            listing.hashed,
-            len(listing.files) - listing.hashed,
-            listing.skipped or "none",
-            len(listing.errors),
-        )
-        plan, batches = _plan_from_listing(
-            p,
-            listing,
-            targets,
-            rules,
-            platform_info,
-            run_id=run_id,
-            ledger=ledger,
-            in_scope=lambda key: key not in scan.recent and matches_include(key, p["include"]),
+        reused_plan_of = None
+        listing_summary, plan, batches = _plan_afresh(
+            p, scan, targets, rules, platform_info, run_id=run_id, ledger=ledger
         )
         plan_counts = plan.counts()
         archive_blocked = plan.archive_blocked
-        plan_rows = planning.pack_rows(plan.rows)
+        saved_as = _save_if_idle(ledger, p, inputs, scan, targets, listing_summary, plan, batches, run_id=run_id)
+        plan_rows = {"plan": saved_as} if saved_as else planning.pack_rows(plan.rows)
     for error in listing_summary["errors"]:
         log.warning("Listing error: %s", error)
     for target in targets:
@@ -279,15 +336,10 @@ def plan_run(params: Mapping[str, Any], *, run_id: str, ledger: Ledger | None = 
         "platforms": platform_info,
         "archive_blocked": archive_blocked,
         "batches": len(batches),
-        "reused_plan_of": origin,
+        "reused_plan_of": reused_plan_of,
         "seconds": round(time.monotonic() - started, 3),
     }
     ledger.start_run(run_id, source=source, dry_run=p["dry_run"], params=dict(p), summary=summary, plan_rows=plan_rows)
-    if reusable and origin is None and not batches and not listing_summary["errors"]:
-        # Nothing to do: the next run with the same files and ledger can reuse this plan.
-        fingerprint = _digest([scan.fingerprint(), ledger.marks(source, accounts)])
-        stored_plan = {"counts": plan_counts, "archive_blocked": archive_blocked}
-        ledger.store_plan(source, inputs, fingerprint, run_id, stored_plan)
     for platform, info in platform_info.items():
         if info["error"]:
             log.error("%s: %s", platform, info["error"])
@@ -306,8 +358,36 @@ def plan_run(params: Mapping[str, Any], *, run_id: str, ledger: Ledger | None = 
         "archive_blocked": archive_blocked,
         "counts": plan_counts,
         "batches": batches,
-        "reused_plan_of": origin,
+        "reused_plan_of": reused_plan_of,
     }
+
+
+def prepare_next_plan(run_id: str, *, ledger: Ledger | None = None) -> dict[str, Any] | None:
+    """Plan the next run now, at the end of a run that sent anything, and save that plan if it has no work.
+
+    The rerun of an unchanged folder then reuses it and costs one listing, instead of reading
+    every ledger record again right after they changed. Nothing is sent or recorded; a dry
+    run, ``checksum`` or a platform that cannot be used prepares nothing.
+
+    :return: ``{"work": n, "saved": bool}``, or None when nothing was prepared.
+    """
+    ledger = ledger or Ledger()
+    params = ledger.run_params(run_id)
+    if not params or params.get("dry_run"):
+        return None
+    p, scan, targets, rules, platform_info, inputs = _prepare(params, ledger)
+    if inputs is None:
+        return None
+    if ledger.saved_plan(_fingerprint(ledger, p["source"], inputs, scan, targets)) is not None:
+        return {"work": 0, "saved": True}
+    listing_summary, plan, batches = _plan_afresh(p, scan, targets, rules, platform_info, run_id=run_id, ledger=ledger)
+    saved = _save_if_idle(ledger, p, inputs, scan, targets, listing_summary, plan, batches, run_id=run_id)
+    work = sum(len(b["items"]) for b in batches)
+    log.info(
+        "Next run planned ahead: %s",
+        "nothing to do; the plan is saved for it" if saved else f"{work} items of work, planned again then",
+    )
+    return {"work": work, "saved": bool(saved)}
 
 
 def _plan_from_listing(
@@ -996,6 +1076,7 @@ def build_report(
         "failures": failures,
         "asset_events": asset_events,
         "archive_blocked": plan.get("archive_blocked"),
+        "reused_plan_of": plan.get("reused_plan_of"),
     }
     report["table"] = format_report(report)
     if not dry_run or stored:
@@ -1038,6 +1119,8 @@ def format_report(report: Mapping[str, Any], *, max_unchanged: int = 50) -> str:
         for p, c in sorted(report.get("counts", {}).items())
     )
     footer = [f"totals: {totals or 'nothing'}", f"bytes sent: {human_bytes(report.get('bytes_sent') or 0)}"]
+    if report.get("reused_plan_of"):
+        footer.append(f"plan: nothing changed since the plan of run {report['reused_plan_of']}; reused")
     if report.get("archive_blocked"):
         footer.append(f"archive: {report['archive_blocked']}")
     if report.get("failures"):

@@ -13,9 +13,10 @@ Tables (created on first use):
 * ``creative_files``: the file index (source, key -> size, mtime, sha256, facts), so an
   unchanged folder is never read again.
 * ``creative_runs``: one row per run (params, counts per platform, bytes sent, plan rows; a
-  run that reused an earlier plan stores ``{"same_as": run_id}`` instead of the rows).
-* ``creative_plans``: per source and set of plan inputs (params, accounts, rules), the
-  fingerprint of the last plan that found no work, so an unchanged rerun reuses it.
+  run without work refers to a saved plan, ``{"plan": fingerprint}``, instead).
+* ``creative_saved_plans``: plans that found no work, by fingerprint (a digest of the plan's
+  inputs, the listing's keys, sizes and mtimes, and the ledger's marks), so an unchanged
+  rerun reuses one instead of planning again; the newest few per source and inputs are kept.
 
 Default store: ``$AIRFLOW_HOME/creative_ledger.db`` (SQLite, WAL); the Airflow connection
 ``creative_ledger`` (any SQLAlchemy URI) overrides it.
@@ -155,14 +156,15 @@ run_counts_table = Table(
 
 
 plans_table = Table(
-    "creative_plans",
+    "creative_saved_plans",
     metadata,
-    Column("source", String(1024), primary_key=True),
-    Column("inputs", String(64), primary_key=True),
-    Column("fingerprint", String(64), nullable=False),
-    Column("run_id", String(255), nullable=False),
+    Column("fingerprint", String(64), primary_key=True),
+    Column("source", String(1024), nullable=False),
+    Column("inputs", String(64), nullable=False),
     Column("plan", JSON, nullable=False),
+    Column("rows", JSON, nullable=False),
     Column("stored_at", Float, nullable=False),
+    Index("ix_creative_saved_plans_inputs", "source", "inputs", "stored_at"),
 )
 
 
@@ -356,28 +358,29 @@ class Ledger:
             ).all()
         return [list(files), sorted(list(row) for row in assets)]
 
-    def reusable_plan(self, source: str, inputs: str, fingerprint: str) -> tuple[str, dict[str, Any]] | None:
-        """``(run_id, plan)`` stored for these inputs when its fingerprint is ``fingerprint``, else None."""
+    def saved_plan(self, fingerprint: str) -> dict[str, Any] | None:
+        """The summary (not the rows) of the saved plan with this fingerprint, if any."""
         with self.begin() as conn:
-            row = conn.execute(
-                select(plans_table.c.fingerprint, plans_table.c.run_id, plans_table.c.plan).where(
-                    plans_table.c.source == source, plans_table.c.inputs == inputs
-                )
-            ).one_or_none()
-        if row is None or row.fingerprint != fingerprint:
-            return None
-        return row.run_id, _json(row.plan)
+            found = conn.execute(select(plans_table.c.plan).where(plans_table.c.fingerprint == fingerprint)).scalar()
+        return _json(found) if found is not None else None
 
-    def store_plan(self, source: str, inputs: str, fingerprint: str, run_id: str, plan: Mapping[str, Any]) -> None:
-        """Remember a plan without work (one row per source and inputs, replaced each time)."""
-        values = {"fingerprint": fingerprint, "run_id": run_id, "plan": dict(plan), "stored_at": time.time()}
-        where = (plans_table.c.source == source, plans_table.c.inputs == inputs)
+    def save_plan(
+        self, fingerprint: str, *, source: str, inputs: str, plan: Mapping[str, Any], rows: Any, keep: int = 5
+    ) -> None:
+        """Save a plan without work; only the newest ``keep`` of the same source and inputs stay."""
+        values = {"source": source, "inputs": inputs, "plan": dict(plan), "rows": rows, "stored_at": time.time()}
         try:
             with self.begin() as conn:
-                if conn.execute(update(plans_table).where(*where).values(**values)).rowcount == 0:
-                    conn.execute(insert(plans_table).values(source=source, inputs=inputs, **values))
+                conn.execute(insert(plans_table).values(fingerprint=fingerprint, **values))
         except IntegrityError:
-            pass  # an overlapping run stored the same inputs' plan first: either one serves
+            return  # saved already (by an overlapping run): the same inputs give the same plan
+        same = (plans_table.c.source == source, plans_table.c.inputs == inputs)
+        with self.begin() as conn:
+            old = conn.execute(
+                select(plans_table.c.fingerprint).where(*same).order_by(plans_table.c.stored_at.desc()).offset(keep)
+            ).scalars()
+            for chunk in _chunks(list(old), 500):
+                conn.execute(delete(plans_table).where(plans_table.c.fingerprint.in_(chunk)))
 
     # ------------------------------------------------------------------ asset records
     def records(self, platform: str, account: str) -> list[AssetRecord]:
@@ -638,15 +641,18 @@ class Ledger:
                 conn.execute(insert(runs_table).values(run_id=run_id, **values))
 
     def plan_rows(self, run_id: str) -> Any:
-        """The run's packed plan rows, following a reused plan to the run that stored it."""
+        """The run's packed plan rows (a saved plan's when the run refers to one)."""
         with self.begin() as conn:
-            for _ in range(2):
-                rows = conn.execute(select(runs_table.c.plan_rows).where(runs_table.c.run_id == run_id)).scalar()
-                rows = _json(rows)
-                if not (isinstance(rows, dict) and "same_as" in rows):
-                    return rows
-                run_id = rows["same_as"]
-        return None
+            rows = _json(conn.execute(select(runs_table.c.plan_rows).where(runs_table.c.run_id == run_id)).scalar())
+            if isinstance(rows, dict) and "plan" in rows:
+                saved = select(plans_table.c.rows).where(plans_table.c.fingerprint == rows["plan"])
+                rows = _json(conn.execute(saved).scalar())
+            return rows
+
+    def run_params(self, run_id: str) -> dict[str, Any] | None:
+        """The params a run was planned with."""
+        with self.begin() as conn:
+            return _json(conn.execute(select(runs_table.c.params).where(runs_table.c.run_id == run_id)).scalar())
 
     def run(self, run_id: str) -> dict[str, Any] | None:
         with self.begin() as conn:

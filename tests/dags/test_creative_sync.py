@@ -149,11 +149,13 @@ def test_cold_sync_rerun_change_and_duplicate(sync_env, capsys, caplog) -> None:
     for secret in _secrets(sandbox):
         assert secret not in everything
 
-    # A rerun sends nothing and polls nothing.
+    # A rerun sends nothing and polls nothing, and reuses the plan the first run's report made ahead.
+    first_run_id = run.run_id
     before = _last_seq(sandbox)
     run, report = _run({"source": str(source)})
     assert run.state == "success"
     assert _sends(sandbox, before) == []
+    assert report["reused_plan_of"] == first_run_id and report["listing"]["hashed"] == 0
     assert all(r["state"] in ("ready", "refused") for r in report["rows"])
 
     # One file changed: only it is sent, once per platform that accepts it.

@@ -29,6 +29,7 @@ from airflow_creative_provider.sync.engine import (
     SyncFailed,
     build_report,
     plan_run,
+    prepare_next_plan,
     raise_for_report,
     record_statuses,
     submit_batch,
@@ -236,7 +237,7 @@ def test_cold_sync_then_noop_rerun(fake: type[FakeHook], folder: Path, ledger: L
     assert not report2["failed"]
 
 
-def test_unchanged_reruns_reuse_the_plan_until_anything_it_reads_changes(
+def test_unchanged_reruns_reuse_a_saved_plan_until_anything_it_reads_changes(
     fake: type[FakeHook], folder: Path, ledger: Ledger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     run_sync(folder, ledger, "run-1")
@@ -246,8 +247,10 @@ def test_unchanged_reruns_reuse_the_plan_until_anything_it_reads_changes(
     assert plan3["reused_plan_of"] == "run-2" and plan3["listing"] == plan2["listing"]
     assert plan3["counts"] == plan2["counts"] and plan3["platforms"] == plan2["platforms"]
     assert report3["rows"] == report2["rows"] and not report3["failed"]
-    assert ledger.run("run-3")["plan_rows"] == {"same_as": "run-2"}  # no second copy of the rows
-    assert fake.calls == [call for call in fake.calls if call[0] != "find"]  # nothing looked up either
+    assert "nothing changed since the plan of run run-2; reused" in report3["table"]
+    saved = ledger.run("run-3")["plan_rows"]
+    assert ledger.run("run-2")["plan_rows"] == saved and list(saved) == ["plan"]  # the rows are stored once
+    assert [call for call in fake.calls if call[0] != "create"] == []  # nothing looked up
 
     def fresh(run_id: str, **params: Any) -> dict[str, Any]:
         plan, _, report = run_sync(folder, ledger, run_id, **params)
@@ -274,10 +277,39 @@ def test_unchanged_reruns_reuse_the_plan_until_anything_it_reads_changes(
     ledger.record_status(sha, "topsort", "acct-topsort_default", run_id="ops", state=REJECTED, reason="taken down")
     rejected = row(fresh("after-reject"), "a.png")
     assert (rejected["state"], rejected["reason"], rejected["remote_id"]) == (REJECTED, "taken down", a["remote_id"])
-    # a new file is planned (and sent); no reused plan ever hides work
+    # a new file is planned (and sent); no saved plan ever hides work
     png(folder / "d.png", color="yellow")
-    plan, submits, _ = run_sync(folder, ledger, "new-file")
+    plan, _, _ = run_sync(folder, ledger, "new-file")
     assert plan["reused_plan_of"] is None and creates(fake)[-1:] == ["d.png"]
+
+
+def test_the_report_of_a_run_that_sent_anything_plans_the_next_run_ahead(
+    fake: type[FakeHook], folder: Path, ledger: Ledger
+) -> None:
+    run_sync(folder, ledger, "run-1")
+    assert prepare_next_plan("run-1", ledger=ledger) == {"work": 0, "saved": True}
+    plan2, _, report2 = run_sync(folder, ledger, "run-2")
+    assert plan2["reused_plan_of"] == "run-1" and plan2["batches"] == [] and plan2["listing"]["hashed"] == 0
+    assert row(report2, "a.png")["state"] == READY and not report2["failed"]
+    # work left for the next run (a send that failed) is not saved: that run plans afresh and retries
+    fake.fail = {"d.png"}
+    png(folder / "d.png", color="yellow")
+    run_sync(folder, ledger, "run-3")
+    assert prepare_next_plan("run-3", ledger=ledger) == {"work": 1, "saved": False}
+    fake.fail = set()
+    plan4, _, _ = run_sync(folder, ledger, "run-4")
+    assert plan4["reused_plan_of"] is None and creates(fake)[-1:] == ["d.png"]
+    assert prepare_next_plan("dry", ledger=ledger) is None  # no such run
+    run_sync(folder, ledger, "dry", dry_run=True)
+    assert prepare_next_plan("dry", ledger=ledger) is None
+
+
+def test_saved_plans_are_pruned_to_the_newest_of_each_source(ledger: Ledger) -> None:
+    for n in range(8):
+        ledger.save_plan(f"{n:064d}", source="/src", inputs="i", plan={"n": n}, rows={"fields": [], "rows": []})
+    ledger.save_plan("f" * 64, source="/other", inputs="i", plan={}, rows=[])
+    assert [n for n in range(8) if ledger.saved_plan(f"{n:064d}")] == [3, 4, 5, 6, 7]
+    assert ledger.saved_plan("f" * 64) == {}
 
 
 def test_changed_file_only_is_sent_and_strict_fails_on_refusals(
