@@ -351,7 +351,8 @@ def build_router(state: SandboxState) -> APIRouter:
         }
         with tempfile.TemporaryDirectory(prefix="sandbox-amazon-ads-") as tmp:
             path = os.path.join(tmp, "object" + upload["extension"])
-            state.s3.client.download_file(state.s3.ensure_bucket(PLATFORM), upload["key"], path)
+            if not state.s3.download(PLATFORM, upload["key"], path):
+                raise FileNotFoundError(f"nothing was uploaded to {upload['key']}")
             creative = Creative.inspect(path)
         facts.update({"width": creative.width, "height": creative.height, "duration": creative.duration})
         if creative.width and creative.height:

@@ -185,7 +185,7 @@ def _check_filename(name: Any, param: str, location: str = "body") -> str:
 def _store_object(state: SandboxState, request: Request, filename: str, content: bytes) -> str:
     key = f"{int(state.now() * 1000)}_{secrets.token_hex(16)}_{filename}"
     s3 = state.s3
-    s3.client.put_object(Bucket=s3.ensure_bucket(PLATFORM), Key=key, Body=content)
+    s3.put(PLATFORM, key, content)
     request.state.sha256 = hashlib.sha256(content).hexdigest()
     return s3.object_url(PLATFORM, key)
 

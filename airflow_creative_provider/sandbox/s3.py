@@ -12,14 +12,18 @@ with the sha256 of the bytes received.
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import hashlib
 import hmac
 import io
 import json
+import os
+import shutil
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator
+from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote, unquote
 
 import boto3
@@ -253,6 +257,18 @@ class S3Guard:
         return None, hashlib.sha256(file_bytes).hexdigest()
 
 
+@contextlib.contextmanager
+def _reading(found: Any) -> Iterator[IO[bytes]]:
+    """A stream over a moto object's bytes, without copying them all (moto's ``value`` does)."""
+    buffer = getattr(found, "_value_buffer", None)
+    if buffer is None:  # another moto layout: the copy it hands out
+        yield io.BytesIO(found.value)
+        return
+    with found.lock:
+        buffer.seek(0)
+        yield buffer
+
+
 class _HashingReader:
     def __init__(self, stream: Any, hasher: Any) -> None:
         self.stream = stream
@@ -333,18 +349,57 @@ class SandboxS3:
     def object_url(self, platform: str, key: str) -> str:
         return f"{self.endpoint}/{bucket_for(platform)}/{quote(key)}"
 
-    def get(self, platform: str, key: str) -> bytes | None:
-        """The stored object, or None when nothing was uploaded there."""
+    # -- the sandbox's own reads and writes: straight to moto's store, the way the internal
+    # client's requests would have gone (no guard, no fault, no journal), without HTTP
+    def _backend(self) -> Any:
+        from moto.iam.models import get_account_id_from
+        from moto.s3.models import s3_backends
+        from moto.utilities.utils import get_partition
+
+        account = os.environ.get("MOTO_ACCOUNT_ID") or get_account_id_from(ACCESS_KEY)
+        return s3_backends[account][get_partition(REGION)]
+
+    def _key(self, bucket: str, key: str) -> Any:
+        """moto's object, or None when nothing was uploaded there (or no such bucket)."""
+        from moto.s3.exceptions import HeadOnDeleteMarker, MissingBucket
+
         try:
-            return self.client.get_object(Bucket=bucket_for(platform), Key=key)["Body"].read()
-        except self.client.exceptions.NoSuchKey:
+            return self._backend().head_object(bucket, key)
+        except (MissingBucket, HeadOnDeleteMarker):
             return None
 
-    def head(self, platform: str, key: str) -> dict[str, Any] | None:
-        try:
-            return self.client.head_object(Bucket=bucket_for(platform), Key=key)
-        except Exception:  # noqa: BLE001 - a missing object is a 404 ClientError
+    def get(self, platform: str, key: str) -> bytes | None:
+        """The stored object, or None when nothing was uploaded there."""
+        found = self._key(bucket_for(platform), key)
+        return None if found is None else found.value
+
+    def read_head(self, platform: str, key: str, size: int = 64) -> bytes | None:
+        """The first ``size`` bytes of the stored object (a ranged read), None when absent."""
+        found = self._key(bucket_for(platform), key)
+        if found is None:
             return None
+        with _reading(found) as stream:
+            return stream.read(size)
+
+    def download(self, platform: str, key: str, path: str) -> bool:
+        """Copy the stored object to ``path`` (streamed); False when nothing was uploaded there."""
+        found = self._key(bucket_for(platform), key)
+        if found is None:
+            return False
+        with _reading(found) as stream, open(path, "wb") as out:
+            shutil.copyfileobj(stream, out, 1024 * 1024)
+        return True
+
+    def put(self, platform: str, key: str, body: bytes) -> None:
+        """Store ``body`` (as the internal client's ``put_object`` without a Content-Type did)."""
+        self._backend().put_object(self.ensure_bucket(platform), key, bytes(body))
+
+    def head(self, platform: str, key: str) -> dict[str, Any] | None:
+        """``ContentType`` and ``ContentLength`` of the stored object, None when absent."""
+        found = self._key(bucket_for(platform), key)
+        if found is None:
+            return None
+        return {"ContentType": found.metadata.get("Content-Type"), "ContentLength": found.size}
 
     def aws_connection(self) -> dict[str, Any]:
         """Airflow ``aws`` connection (JSON form) that reaches this endpoint."""

@@ -227,11 +227,10 @@ def build_router(state: SandboxState) -> APIRouter:
 
     def verdict(asset: dict[str, Any]) -> str:
         """``approved`` when the stored bytes are what the asset declares, else ``upload_error``."""
-        try:
-            head = state.s3.client.get_object(Bucket=bucket_for(PLATFORM), Key=asset["key"], Range="bytes=0-63")
-            sniffed = sniff_mimetype(head["Body"].read())
-        except Exception:  # noqa: BLE001 - an unreadable object is an upload error
+        head = state.s3.read_head(PLATFORM, asset["key"], 64)
+        if head is None:  # an unreadable object is an upload error
             return "upload_error"
+        sniffed = sniff_mimetype(head)
         declared = asset["mimetype"]
         if sniffed is None or (declared is not None and sniffed != declared):
             return "upload_error"
