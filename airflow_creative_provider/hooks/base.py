@@ -375,7 +375,17 @@ class CreativePlatformHook(BaseHook):
 
     @property
     def extras(self) -> dict[str, Any]:
-        return self.connection.extra_dejson or {}
+        """The connection's extra JSON, parsed once per connection (and extra text).
+
+        ``Connection.extra_dejson`` parses the JSON and walks it through Airflow's masker on
+        every access; the hooks read extras several times per upload.
+        """
+        conn = self.connection
+        cached = self.__dict__.get("_extras_cache")
+        if cached is None or cached[0] is not conn or cached[1] != conn.extra:
+            cached = (conn, conn.extra, conn.extra_dejson or {})
+            self.__dict__["_extras_cache"] = cached
+        return cached[2]
 
     def extra_field(self, name: str, *, required: bool = False, default: Any = None) -> Any:
         """An extra of the connection; a missing required one raises a message naming it."""
