@@ -41,6 +41,10 @@ def _flag(label: str, description: str, default: bool) -> dict[str, Any]:
 
 
 _TIMEOUT = _string("Timeout (s)", "Read timeout in seconds for each API call (optional).")
+_MAX_CALLS = _string(
+    "Max calls per second",
+    "Your account's API quota, per task process (optional; default: the platform's documented limit, if any).",
+)
 
 CONNECTION_FORMS: dict[str, dict[str, Any]] = {
     "topsort": {
@@ -52,6 +56,7 @@ CONNECTION_FORMS: dict[str, dict[str, Any]] = {
         "conn-fields": {
             "vendor_id": _string("Vendor ID", "Topsort vendor id the assets belong to (required to create)."),
             "timeout": _TIMEOUT,
+            "max_calls_per_second": _MAX_CALLS,
         },
     },
     "amazon_ads": {
@@ -73,6 +78,7 @@ CONNECTION_FORMS: dict[str, dict[str, Any]] = {
             "token_url": _string("Token URL", "Override of the Login with Amazon token URL (optional)."),
             "brand_entity_id": _string("Brand entity ID", "Sellers: brand entity to register assets under."),
             "timeout": _TIMEOUT,
+            "max_calls_per_second": _MAX_CALLS,
         },
     },
     "mediamath": {
@@ -91,6 +97,7 @@ CONNECTION_FORMS: dict[str, dict[str, Any]] = {
             "realm": _string("Realm", "OAuth realm, when MediaMath support gave one (optional)."),
             "audience": _string("Audience", "OAuth audience.", default="https://api.mediamath.com/"),
             "timeout": _TIMEOUT,
+            "max_calls_per_second": _MAX_CALLS,
         },
     },
     "mediapocket": {
@@ -124,6 +131,7 @@ CONNECTION_FORMS: dict[str, dict[str, Any]] = {
             ),
             "max_file_bytes": _string("Max file size (bytes)", "Refuse larger files locally (optional)."),
             "timeout": _TIMEOUT,
+            "max_calls_per_second": _MAX_CALLS,
         },
     },
     "delta_projects": {
@@ -137,6 +145,7 @@ CONNECTION_FORMS: dict[str, dict[str, Any]] = {
             "client_id": _string("Client ID", "Client (advertiser) UUID the files belong to."),
             "max_file_bytes": _string("Max file size (bytes)", "Refuse larger files locally (base64 adds a third)."),
             "timeout": _TIMEOUT,
+            "max_calls_per_second": _MAX_CALLS,
         },
     },
 }

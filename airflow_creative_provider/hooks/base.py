@@ -145,7 +145,7 @@ class RateLimiter:
             await asyncio.sleep(delay)
 
 
-_LIMITERS: dict[tuple[str, str], RateLimiter] = {}
+_LIMITERS: dict[tuple[str, str, tuple[int, float]], RateLimiter] = {}
 _LIMITERS_LOCK = threading.Lock()
 
 
@@ -495,13 +495,36 @@ class CreativePlatformHook(BaseHook):
         return self.session
 
     @property
+    def call_limit(self) -> tuple[int, float] | None:
+        """(calls, seconds) this connection may make: the extra ``max_calls_per_second`` when
+        set (an account's own quota), else the platform's ``rate_limit``.
+
+        The budget is per task process: batches of one platform running at once each have it.
+        """
+        raw = self.extras.get("max_calls_per_second")
+        if raw in (None, ""):
+            return self.rate_limit
+        try:
+            rate = float(raw)
+        except (TypeError, ValueError):
+            rate = 0.0
+        if not rate > 0 or rate == float("inf"):
+            raise PlatformConfigError(
+                f"{self.hook_name}: connection {self.conn_id!r}: the extra field 'max_calls_per_second' must be a "
+                f"number above 0 (calls per second), not {raw!r}; fix it or remove it to use the platform's default.",
+                platform=self.platform,
+            )
+        return (round(rate), 1.0) if rate >= 1 else (1, 1.0 / rate)
+
+    @property
     def limiter(self) -> RateLimiter | None:
-        if self.rate_limit is None:
+        limit = self.call_limit
+        if limit is None:
             return None
-        key = (self.platform, self.base_url)
+        key = (self.platform, self.base_url, limit)
         with _LIMITERS_LOCK:
             if key not in _LIMITERS:
-                _LIMITERS[key] = RateLimiter(*self.rate_limit)
+                _LIMITERS[key] = RateLimiter(*limit)
             return _LIMITERS[key]
 
     def _retrying_kwargs(self) -> dict[str, Any]:

@@ -157,8 +157,11 @@ class DeltaProjectsHook(CreativePlatformHook):
         "the password (the Delta Projects API key, sent as the apikey query parameter; only your Delta "
         "representative can issue or reset one)"
     )
-    #: undocumented by Delta: a conservative client-side limit shared per account.
-    rate_limit: ClassVar[tuple[int, float] | None] = (10, 1.0)
+    #: Delta documents no rate limit: rather than invent one, bound the calls in flight (the
+    #: pace then follows Delta's own response times), honour 429/Retry-After, and let an
+    #: account with a known quota set the connection extra ``max_calls_per_second``.
+    rate_limit: ClassVar[tuple[int, float] | None] = None
+    upload_concurrency: ClassVar[int] = 4
     status_concurrency: ClassVar[int] = 4
     #: how long an uncertain upload's lookup waits for a same-name candidate to finish processing.
     recovery_wait: float = 60.0

@@ -544,11 +544,12 @@ class _Heartbeat:
         self._thread.join(timeout=5)
 
 
-def upload_concurrency(hook_cls: Any, requested: int | None = None) -> int:
+def upload_concurrency(hook: Any, requested: int | None = None) -> int:
     """Parallel uploads for one platform: the request (or the hook's ``upload_concurrency``,
-    else 8), never more than the calls its ``rate_limit`` allows per window."""
-    wanted = requested or getattr(hook_cls, "upload_concurrency", None) or DEFAULT_CONCURRENCY
-    limit = getattr(hook_cls, "rate_limit", None)
+    else 8), never more than the calls its limit allows per window (the connection's
+    ``call_limit`` for a hook, the class's ``rate_limit`` for a hook class)."""
+    wanted = requested or getattr(hook, "upload_concurrency", None) or DEFAULT_CONCURRENCY
+    limit = getattr(hook, "rate_limit", None) if isinstance(hook, type) else hook.call_limit
     if limit:
         wanted = min(wanted, max(1, int(limit[0])))
     return max(1, int(wanted))
@@ -619,7 +620,7 @@ def submit_batch(
     uploads = [i for i in items if i["action"] == planning.UPLOAD]
     polls = [i for i in items if i["action"] == planning.POLL]
     archives = [i for i in items if i["action"] == planning.ARCHIVE]
-    workers = upload_concurrency(hook_cls, concurrency or batch.get("concurrency"))
+    workers = upload_concurrency(hook, concurrency or batch.get("concurrency"))
     progress = _Progress(platform, len(uploads), sum(int(i.get("size") or 0) for i in uploads))
     log.info(
         "%s: batch %s: %d uploads (%s), %d polls, %d archives; %d in parallel",

@@ -25,6 +25,7 @@ from airflow_creative_provider.exceptions import (
     UncertainOutcome,
 )
 from airflow_creative_provider.hooks.base import CreativePlatformHook, RateLimiter, parse_retry_after, strip_query
+from airflow_creative_provider.sync.engine import upload_concurrency
 from tests.support.servers import serve
 
 API_KEY = "sk-live-DEMO-7f1c2b9e4d"
@@ -312,6 +313,34 @@ def test_rate_limiter_spaces_calls() -> None:
         limiter.acquire()
     # 11 calls at 5 per 0.5 s need at least two full windows.
     assert time.monotonic() - started >= 0.95
+
+
+def _with_extra(monkeypatch: pytest.MonkeyPatch, url: str, **extra: Any) -> None:
+    conn = {"conn_type": "demo", "host": url, "password": API_KEY, "extra": extra}
+    monkeypatch.setenv("AIRFLOW_CONN_DEMO_DEFAULT", json.dumps(conn))
+
+
+def test_max_calls_per_second_extra_is_the_connections_budget(server, monkeypatch: pytest.MonkeyPatch) -> None:
+    hits, plan = server
+    plan.update(fail=0)
+    url = DemoHook().base_url
+    assert DemoHook().call_limit is None and DemoHook().limiter is None  # DemoHook has no rate_limit
+    _with_extra(monkeypatch, url, max_calls_per_second="10")
+    hook = DemoHook()
+    assert hook.call_limit == (10, 1.0) and upload_concurrency(hook) == 8 and upload_concurrency(hook, 30) == 10
+    started = time.monotonic()
+    for _ in range(21):
+        hook.request("GET", "/flaky")
+    assert hits["flaky"] == 21 and time.monotonic() - started >= 1.95  # 21 calls at 10/s span two windows
+    _with_extra(monkeypatch, url, max_calls_per_second=0.5)
+    assert DemoHook().call_limit == (1, 2.0) and upload_concurrency(DemoHook()) == 1
+    assert DemoHook().limiter is not hook.limiter  # another budget, another limiter
+    for bad in ("fast", "0", -3, "inf"):
+        _with_extra(monkeypatch, url, max_calls_per_second=bad)
+        with pytest.raises(PlatformConfigError) as err:
+            DemoHook().request("GET", "/flaky")
+        assert "max_calls_per_second" in str(err.value) and "demo_default" in str(err.value)
+    assert hits["flaky"] == 21  # a bad value sends nothing
 
 
 def test_parse_retry_after_and_strip_query() -> None:

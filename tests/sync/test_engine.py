@@ -74,6 +74,10 @@ class FakeHook(CreativePlatformHook):
     def account(self) -> str:
         return f"acct-{self.conn_id}"
 
+    @property
+    def call_limit(self) -> tuple[int, float] | None:
+        return self.rate_limit  # no connection behind the fake: no extras to read
+
     def find_asset(self, creative: Creative) -> RemoteAsset | None:
         self.calls.append(("find", creative.name))
         for remote_id, asset in self.assets.items():
