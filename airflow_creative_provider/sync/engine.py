@@ -25,7 +25,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any
 
@@ -49,7 +49,6 @@ from airflow_creative_provider.sync.ledger import (
 )
 from airflow_creative_provider.sync.rules import Verdict, check
 from airflow_creative_provider.sync.source import (
-    Listing,
     Scan,
     index_entries,
     is_object_storage,
@@ -225,16 +224,58 @@ def _plan_afresh(
         listing.skipped or "none",
         len(listing.errors),
     )
-    plan, batches = _plan_from_listing(
-        p,
-        listing,
+    verdict_cache: dict[tuple[str, str], Verdict] = {}
+
+    def verdicts(creative: Creative, platform: str) -> Verdict:
+        key = (creative.key, platform)
+        if key not in verdict_cache:
+            verdict_cache[key] = check(creative, platform, rules[platform])
+        return verdict_cache[key]
+
+    records = {t.platform: ledger.records(t.platform, t.account) for t in targets}
+    plan = planning.build_plan(
+        listing.files,
+        verdicts,
+        records,
         targets,
-        rules,
-        platform_info,
-        run_id=run_id,
-        ledger=ledger,
+        source=p["source"],
+        listing_ok=listing.ok,
+        archive_removed=p["archive_removed"],
+        max_archive=p["max_archive"],
         in_scope=lambda key: key not in scan.recent and matches_include(key, p["include"]),
     )
+    for platform, info in platform_info.items():
+        if info["error"]:
+            plan.rows.extend(
+                planning.PlanRow(platform, c.key, "error", sha256=c.sha256, reason=info["error"]) for c in listing.files
+            )
+
+    creatives = {c.key: c for c in listing.files}
+    batches: list[dict[str, Any]] = []
+    for platform in p["platforms"]:
+        info = platform_info[platform]
+        common = {
+            "platform": platform,
+            "conn_id": info["conn_id"],
+            "account": info["account"],
+            "run_id": run_id,
+            "source": p["source"],
+            "dry_run": p["dry_run"],
+            "wait_for_ready": p["wait_for_ready"],
+            "concurrency": p["concurrency"],
+        }
+        if info["error"]:
+            batches.append({**common, "index": 0, "items": [], "error": info["error"]})
+            continue
+        work = plan.work(platform)
+        for index, start in enumerate(range(0, len(work), p["batch_size"])):
+            items = []
+            for row in work[start : start + p["batch_size"]]:
+                item = row.to_dict(compact=True)
+                if row.action == planning.UPLOAD:
+                    item["creative"] = creatives[row.key].to_dict()
+                items.append(item)
+            batches.append({**common, "index": index, "items": items, "error": None})
     return listing.summary(), plan, batches
 
 
@@ -388,73 +429,6 @@ def prepare_next_plan(run_id: str, *, ledger: Ledger | None = None) -> dict[str,
         "nothing to do; the plan is saved for it" if saved else f"{work} items of work, planned again then",
     )
     return {"work": work, "saved": bool(saved)}
-
-
-def _plan_from_listing(
-    p: Mapping[str, Any],
-    listing: Listing,
-    targets: Sequence[planning.Target],
-    rules: Mapping[str, PlatformRules],
-    platform_info: Mapping[str, dict[str, Any]],
-    *,
-    run_id: str,
-    ledger: Ledger,
-    in_scope: Callable[[str], bool],
-) -> tuple[planning.Plan, list[dict[str, Any]]]:
-    """Apply the rules and the ledger to a listing: the plan and its batches of work."""
-    verdict_cache: dict[tuple[str, str], Verdict] = {}
-
-    def verdicts(creative: Creative, platform: str) -> Verdict:
-        key = (creative.key, platform)
-        if key not in verdict_cache:
-            verdict_cache[key] = check(creative, platform, rules[platform])
-        return verdict_cache[key]
-
-    records = {t.platform: ledger.records(t.platform, t.account) for t in targets}
-    plan = planning.build_plan(
-        listing.files,
-        verdicts,
-        records,
-        targets,
-        source=p["source"],
-        listing_ok=listing.ok,
-        archive_removed=p["archive_removed"],
-        max_archive=p["max_archive"],
-        in_scope=in_scope,
-    )
-    for platform, info in platform_info.items():
-        if info["error"]:
-            plan.rows.extend(
-                planning.PlanRow(platform, c.key, "error", sha256=c.sha256, reason=info["error"]) for c in listing.files
-            )
-
-    creatives = {c.key: c for c in listing.files}
-    batches: list[dict[str, Any]] = []
-    for platform in p["platforms"]:
-        info = platform_info[platform]
-        common = {
-            "platform": platform,
-            "conn_id": info["conn_id"],
-            "account": info["account"],
-            "run_id": run_id,
-            "source": p["source"],
-            "dry_run": p["dry_run"],
-            "wait_for_ready": p["wait_for_ready"],
-            "concurrency": p["concurrency"],
-        }
-        if info["error"]:
-            batches.append({**common, "index": 0, "items": [], "error": info["error"]})
-            continue
-        work = plan.work(platform)
-        for index, start in enumerate(range(0, len(work), p["batch_size"])):
-            items = []
-            for row in work[start : start + p["batch_size"]]:
-                item = row.to_dict(compact=True)
-                if row.action == planning.UPLOAD:
-                    item["creative"] = creatives[row.key].to_dict()
-                items.append(item)
-            batches.append({**common, "index": index, "items": items, "error": None})
-    return plan, batches
 
 
 def unpack_rows(packed: Any) -> list[dict[str, Any]]:
