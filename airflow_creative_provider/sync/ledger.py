@@ -400,12 +400,9 @@ class Ledger:
             return AssetRecord.from_row(row) if row else None
 
     @staticmethod
-    def _key(sha256: str, platform: str, account: str) -> tuple[Any, ...]:
-        return (
-            assets_table.c.sha256 == sha256,
-            assets_table.c.platform == platform,
-            assets_table.c.account == account,
-        )
+    def _key(sha256: str, platform: str, account: str, table: Table = assets_table) -> tuple[Any, ...]:
+        """The where-clause of one (content, platform, account) in ``table`` (asset records or claims)."""
+        return (table.c.sha256 == sha256, table.c.platform == platform, table.c.account == account)
 
     def record_intent(
         self,
@@ -537,11 +534,7 @@ class Ledger:
         older than ``stale_after`` is taken over with a compare-and-set on its old holder.
         """
         key = {"sha256": sha256, "platform": platform, "account": account}
-        where = (
-            claims_table.c.sha256 == sha256,
-            claims_table.c.platform == platform,
-            claims_table.c.account == account,
-        )
+        where = self._key(sha256, platform, account, claims_table)
         for _ in range(5):
             now = time.time()
             try:
@@ -581,11 +574,7 @@ class Ledger:
     def claim_holder(self, sha256: str, platform: str, account: str) -> str | None:
         with self.begin() as conn:
             return conn.execute(
-                select(claims_table.c.run_id).where(
-                    claims_table.c.sha256 == sha256,
-                    claims_table.c.platform == platform,
-                    claims_table.c.account == account,
-                )
+                select(claims_table.c.run_id).where(*self._key(sha256, platform, account, claims_table))
             ).scalar_one_or_none()
 
     def heartbeat(self, run_id: str, platform: str, account: str) -> int:
@@ -605,10 +594,7 @@ class Ledger:
         with self.begin() as conn:
             conn.execute(
                 delete(claims_table).where(
-                    claims_table.c.sha256 == sha256,
-                    claims_table.c.platform == platform,
-                    claims_table.c.account == account,
-                    claims_table.c.run_id == run_id,
+                    *self._key(sha256, platform, account, claims_table), claims_table.c.run_id == run_id
                 )
             )
 
