@@ -600,8 +600,6 @@ def _plan_breakdown(params: dict[str, Any], url: str) -> str:
         ("plan.py", "build_plan"): "plan.build_plan",
         ("ledger.py", "start_run"): "Ledger.start_run",
     }
-    if os.environ.get("BENCH_PROFILE_TOP"):
-        pstats.Stats(profile).sort_stats("cumulative").print_stats(int(os.environ["BENCH_PROFILE_TOP"]))
     found: dict[str, float] = {}
     for (filename, _line, function), stat in pstats.Stats(profile).stats.items():  # type: ignore[attr-defined]
         name = steps.get((os.path.basename(filename), function))
