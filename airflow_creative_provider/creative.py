@@ -30,6 +30,19 @@ MIMETYPE_BY_EXTENSION: dict[str, str] = {
     ".json": "application/json",
 }
 
+#: the extension an upload name gets for content of each type (``.jpg``: Amazon's documented
+#: name pattern and Delta's file types list ``jpg``, not ``jpeg``).
+EXTENSION_BY_MIMETYPE: dict[str, str] = {
+    "image/jpeg": ".jpg",
+    "image/png": ".png",
+    "image/gif": ".gif",
+    "image/webp": ".webp",
+    "video/mp4": ".mp4",
+    "video/quicktime": ".mov",
+    "text/html": ".html",
+    "application/json": ".json",
+}
+
 _READ_BLOCK = 1024 * 1024
 
 # (offset, signature, mimetype); ISO-BMFF brands are resolved in sniff_mimetype.
@@ -100,6 +113,42 @@ class Creative:
     @property
     def extension_mimetype(self) -> str | None:
         return MIMETYPE_BY_EXTENSION.get(self.extension)
+
+    @property
+    def extension_agrees(self) -> bool:
+        """Does the name's extension say what the content is (``.jpeg`` and ``.jpg`` both for JPEG)?"""
+        return self.mimetype is None or self.extension_mimetype == self.mimetype
+
+    @property
+    def upload_name(self) -> str:
+        """The file name to send: the name, or when its extension disagrees with the content,
+        the name with the content's extension (a JPEG named ``photo.png`` goes as ``photo.jpg``)."""
+        if self.extension_agrees or self.mimetype not in EXTENSION_BY_MIMETYPE:
+            return self.name
+        stem = self.name[: -len(self.extension)] if self.extension else self.name
+        return f"{stem}{EXTENSION_BY_MIMETYPE[self.mimetype]}"
+
+    @property
+    def typed_name(self) -> str:
+        """The name with the extension this project gives the content's type (``.jpg`` for any
+        JPEG, ``photo.jpeg`` -> ``photo.jpg``), for platforms whose documents list types by
+        one extension."""
+        ext = EXTENSION_BY_MIMETYPE.get(self.mimetype or "")
+        if ext is None:
+            return self.upload_name
+        stem = self.name[: -len(self.extension)] if self.extension else self.name
+        return f"{stem}{ext}"
+
+    @property
+    def content_warning(self) -> str | None:
+        """Why the file is sent under another name than its own, None when it is not."""
+        if self.extension_agrees or self.error or self.size == 0:
+            return None
+        said = self.extension_mimetype or f"an unknown type ({self.extension or 'no extension'})"
+        return (
+            f"{self.key}: the content is {self.mimetype} but the name says {said}; "
+            f"sent as {self.mimetype} named {self.upload_name!r}"
+        )
 
     @property
     def kind(self) -> str:
@@ -221,8 +270,14 @@ class Refusal:
 class PlatformRules:
     """What one platform accepts, checked locally before any byte is sent.
 
-    A rule left at None is not checked. ``extensions`` defaults to every extension whose
-    mimetype is accepted. ``with_(...)`` derives a named variant (e.g. a program's minimums).
+    A rule left at None is not checked. The content's type (magic bytes) decides, never the
+    extension: a file whose extension disagrees with its content is accepted with a warning
+    (``warnings``) and sent with its real type; ``extensions`` only names, in messages, the
+    extensions of the accepted types. Names are never refused by the platforms' default rules
+    (each hook derives a name that fits); ``max_name_length``/``forbidden_name_chars`` stay for
+    callers who want them. ``own_limits`` names the limits that are this project's guards, not
+    documented by the platform: their refusals say so, and ``guard_hint`` how to raise them.
+    ``with_(...)`` derives a named variant (e.g. a program's minimums).
     """
 
     platform: str
@@ -239,6 +294,8 @@ class PlatformRules:
     forbidden_name_chars: str = ""
     type_hint: str = ""
     name: str = "default"
+    own_limits: frozenset[str] = frozenset()
+    guard_hint: str = ""
 
     def with_(self, **changes: Any) -> PlatformRules:
         return dataclasses.replace(self, **changes)
@@ -253,9 +310,22 @@ class PlatformRules:
         """Every rule the file breaks, empty when it is accepted."""
         return list(self._refusals(creative))
 
+    def warnings(self, creative: Creative) -> list[str]:
+        """What is sent differently from how it is named (never a reason to refuse)."""
+        warning = creative.content_warning
+        return [warning] if warning and not self.check(creative) else []
+
+    def guard_note(self, limit: str) -> str:
+        """The suffix of a refusal by ``limit``: empty for a documented limit."""
+        if limit not in self.own_limits:
+            return ""
+        hint = f" {self.guard_hint}" if self.guard_hint else ""
+        return f" (a guard of this project, not a limit {self.platform} documents.{hint})"
+
     def _refusals(self, c: Creative) -> Iterable[Refusal]:
-        def refuse(rule: str, why: str) -> Refusal:
-            return Refusal(c.key, self.platform, rule, f"{c.key}: refused for {self.platform} ({rule}): {why}")
+        def refuse(rule: str, why: str, *limits: str) -> Refusal:
+            note = next((self.guard_note(limit) for limit in limits if self.guard_note(limit)), "")
+            return Refusal(c.key, self.platform, rule, f"{c.key}: refused for {self.platform} ({rule}): {why}{note}")
 
         if c.size == 0:
             yield refuse("empty", "the file is empty")
@@ -265,20 +335,18 @@ class PlatformRules:
             return
         accepted = ", ".join(sorted(self.accepted_extensions))
         hint = f" {self.type_hint}" if self.type_hint else ""
-        if c.extension not in self.accepted_extensions:
-            yield refuse("type", f"extension {c.extension or '(none)'!r} is not accepted; use one of {accepted}.{hint}")
-            return
         if c.mimetype is None:
-            yield refuse("type", f"the content is not a recognised {c.extension} file (magic bytes do not match)")
-            return
-        if c.mimetype != c.extension_mimetype:
-            yield refuse("type", f"the content is {c.mimetype} but the name says {c.extension_mimetype}")
+            yield refuse(
+                "type",
+                f"the content is not a file type this project recognises (named {c.extension or 'without extension'}, "
+                f"magic bytes of none of {accepted}).{hint}",
+            )
             return
         if c.mimetype not in self.mimetypes:
             yield refuse("type", f"{c.mimetype} is not accepted; use one of {accepted}.{hint}")
             return
         if self.max_bytes is not None and c.size > self.max_bytes:
-            yield refuse("size", f"{c.size} bytes is over the limit of {self.max_bytes} bytes")
+            yield refuse("size", f"{c.size} bytes is over the limit of {self.max_bytes} bytes", "max_bytes")
         if c.width is not None and c.height is not None:
             too_small = (self.min_width and c.width < self.min_width) or (
                 self.min_height and c.height < self.min_height
@@ -291,12 +359,19 @@ class PlatformRules:
                     f"at least {self.min_width or 0}x{self.min_height or 0}"
                     f"{f', at most {self.max_width}x{self.max_height}' if self.max_width or self.max_height else ''}"
                 )
-                yield refuse("dimensions", f"{c.width}x{c.height} pixels; {self.name} rules need {bounds}")
+                yield refuse(
+                    "dimensions",
+                    f"{c.width}x{c.height} pixels; {self.name} rules need {bounds}",
+                    "min_width",
+                    "min_height",
+                    "max_width",
+                    "max_height",
+                )
         if c.duration is not None:
             if self.min_duration is not None and c.duration < self.min_duration:
-                yield refuse("duration", f"{c.duration:g} s is shorter than {self.min_duration:g} s")
+                yield refuse("duration", f"{c.duration:g} s is shorter than {self.min_duration:g} s", "min_duration")
             if self.max_duration is not None and c.duration > self.max_duration:
-                yield refuse("duration", f"{c.duration:g} s is longer than {self.max_duration:g} s")
+                yield refuse("duration", f"{c.duration:g} s is longer than {self.max_duration:g} s", "max_duration")
         if self.max_name_length is not None and len(c.name) > self.max_name_length:
             yield refuse("name", f"the name has {len(c.name)} characters, the limit is {self.max_name_length}")
         bad = sorted({ch for ch in c.name if ch in self.forbidden_name_chars})

@@ -1,4 +1,4 @@
-"""Amazon Ads Creative Asset Library hook: upload URL -> presigned PUT -> register -> poll.
+r"""Amazon Ads Creative Asset Library hook: upload URL -> presigned PUT -> register -> poll.
 
 Auth is Login with Amazon (LwA): the connection's refresh token is exchanged (form-encoded
 ``grant_type=refresh_token``) at the regional token URL, or the ``token_url`` extra, for a
@@ -11,6 +11,26 @@ media type of its operation in ``Accept`` (and ``Content-Type``), as the contrac
 register carries the tag ``sha256:<hex of the content>``; before a re-register (``resume=True``,
 a retried task, or an answer lost in transit) the hook searches the profile's assets for that
 tag (``POST /assets/search``, token pagination to the end) and continues with what it finds.
+
+**Upload names.** The OpenAPI documents the upload name pattern ``[\w]+\.jpg|png|mp4|mov|wmv|avi``
+(no ``jpeg``): every upload is named ``<ASCII slug>_<sha256 prefix><ext>`` with the extension of
+the content's real type (``.jpg`` for JPEG, whatever the file is called); the original name
+stays the asset's ``name``. The body field of ``POST /assets/upload`` is spelled ``filename``
+in the seed's examples and ``fileName`` in the OpenAPI: the hook sends the seed's spelling, and
+when Amazon answers 400 naming the field it tries the other spelling once and remembers it for
+the connection (``upload_name_field``).
+
+**The register ``url``.** The seed's parameter table says "the upload URL for the asset
+generated in step 1", and its examples show that URL without a query string (in step 1's
+answer and in step 3's body alike); the OpenAPI says "as returned". The hook registers the
+upload *location* (the URL without its query string) both in ``submit`` and in the step
+operators: the query holds the signature and an STS token, secrets that must not travel
+through XCom, and the location alone names the uploaded object. One form, everywhere.
+
+**DSP.** ``registrationContext`` is required "for DSP assets" (seed): give it as the connection
+extra ``registration_context`` (a JSON object such as ``{"associatedPrograms": [{"programName":
+"AMAZON_DSP", "metadata": {"dspAdvertiserId": "..."}}]}``) or to the register operator; it
+reaches every register, ``submit``'s included.
 
 **Versions.** A new version (``versionInfo.linkedAssetId``) must be uploaded under a different
 file name, or Amazon answers with the current id/version. The hook names every upload after its
@@ -25,10 +45,12 @@ step operators pass on the upload *location* (the URL without its query string) 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import threading
 import time
+import unicodedata
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -37,14 +59,13 @@ from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 from xml.etree import ElementTree
 
-from airflow_creative_provider.creative import Creative, PlatformRules, Refusal
+from airflow_creative_provider.creative import EXTENSION_BY_MIMETYPE, Creative, PlatformRules, Refusal
 from airflow_creative_provider.exceptions import (
     PlatformAuthError,
     PlatformConfigError,
     PlatformError,
     PlatformRequestError,
     PresignedUrlExpired,
-    UncertainOutcome,
 )
 from airflow_creative_provider.hooks.base import (
     ApiCall,
@@ -52,6 +73,7 @@ from airflow_creative_provider.hooks.base import (
     CreativePlatformHook,
     RemoteAsset,
     Response,
+    content_warnings,
 )
 from airflow_creative_provider.transfer import put_body
 
@@ -103,6 +125,9 @@ STATE_MAP: dict[str, str] = {
     "ARCHIVED": AssetStatus.REJECTED,
 }
 
+#: the two documented spellings of the upload body field: the seed's examples, then the OpenAPI.
+UPLOAD_NAME_FIELDS = ("filename", "fileName")
+
 CONTENT_TAG_PREFIX = "sha256:"
 MB = 1_000_000
 _IMAGE_TYPES = frozenset({"image/jpeg", "image/png"})
@@ -140,7 +165,6 @@ ASSET_LIBRARY_RULES = AmazonAdsRules(
     platform=PLATFORM,
     mimetypes=_IMAGE_TYPES | _VIDEO_TYPES,
     extensions=frozenset(CONTENT_TYPES),
-    max_name_length=255,
     type_hint="(the asset library stores jpg/jpeg/png images and mp4/mov videos)",
     name="asset_library",
 )
@@ -283,6 +307,8 @@ class AmazonAdsHook(CreativePlatformHook):
     #: presigned URLs live 15 minutes; an expired one is replaced this many times.
     upload_url_renewals: ClassVar[int] = 1
     search_page_size: ClassVar[int] = 500
+    #: the upload body field each connection's service accepted (see the module docstring).
+    _upload_name_fields: ClassVar[dict[str, str]] = {}
 
     def __init__(self, conn_id: str | None = None, rule_set: str | AmazonAdsRules | None = None, **kwargs: Any) -> None:
         super().__init__(conn_id, **kwargs)
@@ -349,6 +375,31 @@ class AmazonAdsHook(CreativePlatformHook):
                 platform=PLATFORM,
             )
         return self.connection.login
+
+    @property
+    def registration_context(self) -> dict[str, Any] | None:
+        """The connection extra ``registration_context`` (required for DSP assets), a JSON object."""
+        value = self.extra_field("registration_context")
+        if value in (None, ""):
+            return None
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except ValueError:
+                value = None
+        if not isinstance(value, dict):
+            raise PlatformConfigError(
+                f"Amazon Ads: extra 'registration_context' of connection {self.conn_id!r} must be a JSON object "
+                'such as {"associatedPrograms": [{"programName": "AMAZON_DSP", "metadata": {"dspAdvertiserId": '
+                '"..."}}]}.',
+                platform=PLATFORM,
+            )
+        return value
+
+    @property
+    def upload_name_field(self) -> str:
+        """The body field of ``POST /assets/upload`` this connection's service accepts."""
+        return self._upload_name_fields.get(self.conn_id, UPLOAD_NAME_FIELDS[0])
 
     # ----------------------------------------------------------------- auth
     def fetch_token(self) -> str:
@@ -428,18 +479,8 @@ class AmazonAdsHook(CreativePlatformHook):
         return (str(code) if code is not None else None), (str(message) if message else None)
 
     def error_for(self, call: ApiCall, response: Response) -> PlatformError:
-        code, message = self.vendor_error(response)
-        message = self.redact(message) if message else None
-        said = f": {message}" if message else ""
-        common: dict[str, Any] = {
-            "platform": PLATFORM,
-            "status": response.status,
-            "vendor_message": message,
-            "vendor_code": code,
-            "method": call.method,
-            "path": call.safe_path,
-        }
-        where = f"{call.method} {call.safe_path}"
+        ctx = self.error_context(call, response)
+        code, message, where, said, common = ctx.code, ctx.message, ctx.where, ctx.said, ctx.common
         if call.url is not None and not call.authenticated and call.url == self.token_url:
             if code == "invalid_grant":
                 return PlatformAuthError(
@@ -525,9 +566,18 @@ class AmazonAdsHook(CreativePlatformHook):
                 f"Amazon Ads: file name {file_name!r} needs an extension (jpg, jpeg, png, mp4, mov).",
                 platform=PLATFORM,
             )
-        # Asking for an upload location creates nothing lasting: safe to repeat.
-        call = self._ads_call("upload", "POST", "/assets/upload", json={"fileName": file_name}, idempotent=True)
-        url = (self.send(call).json() or {}).get("url")
+        field = self.upload_name_field
+        try:
+            url = self._request_upload_url(field, file_name)
+        except PlatformRequestError as exc:
+            if exc.status != 400 or "filename" not in f"{exc.vendor_message}".lower():
+                raise
+            other = next(f for f in UPLOAD_NAME_FIELDS if f != field)
+            self.log.warning(
+                "Amazon Ads: POST /assets/upload refused the field %r (%s); trying %r", field, exc.vendor_message, other
+            )
+            url = self._request_upload_url(other, file_name)
+            self._upload_name_fields[self.conn_id] = other
         if not url:
             raise PlatformRequestError("Amazon Ads: POST /assets/upload answered without a url.", platform=PLATFORM)
         self.register_secret(url, ephemeral=True)
@@ -536,6 +586,11 @@ class AmazonAdsHook(CreativePlatformHook):
                 self.register_secret(value, ephemeral=True)
         self.log.info("Amazon Ads: upload location issued for %s", file_name)
         return url
+
+    def _request_upload_url(self, field: str, file_name: str) -> str | None:
+        # Asking for an upload location creates nothing lasting: safe to repeat.
+        call = self._ads_call("upload", "POST", "/assets/upload", json={field: file_name}, idempotent=True)
+        return (self.send(call).json() or {}).get("url")
 
     def upload_file(self, url: str, source: str, content_type: str, size: int | None = None) -> None:
         """PUT the file's bytes (streamed) to a presigned URL with the Content-Type it was signed for."""
@@ -550,15 +605,20 @@ class AmazonAdsHook(CreativePlatformHook):
         self.send(call)
 
     def upload_file_name(self, creative: Creative) -> str:
-        """The name an upload is requested under: ``<stem>_<sha256 prefix><ext>``.
+        r"""The name an upload is requested under: ``<ASCII slug>_<sha256 prefix><ext>``.
 
-        Named after the content, so a changed file becomes a new version (Amazon returns the
-        current version for a file name it has already seen) and an unchanged one does not.
+        The documented pattern is ``[\w]+`` plus ``.jpg|png|mp4|mov``: the slug keeps the ASCII
+        letters and digits of the name (``rentrée — 30% off.png`` -> ``rentree_30_off``) and the
+        extension is the content's real type's (``.jpg`` for JPEG). Named after the content, so
+        a changed file becomes a new version (Amazon returns the current version for a file name
+        it has already seen) and an unchanged one does not.
         """
-        stem, ext = os.path.splitext(creative.name)
-        stem = re.sub(r"\W+", "_", stem).strip("_")[:80] or "asset"
+        stem = os.path.splitext(creative.name)[0]
+        ascii_stem = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode()
+        slug = re.sub(r"[^A-Za-z0-9]+", "_", ascii_stem).strip("_")[:80] or "asset"
         suffix = creative.sha256[:12] if creative.sha256 else uuid.uuid4().hex[:12]
-        return f"{stem}_{suffix}{ext.lower()}"
+        ext = EXTENSION_BY_MIMETYPE.get(creative.mimetype or "") or creative.extension
+        return f"{slug}_{suffix}{ext}"
 
     def upload_creative(self, creative: Creative, file_name: str | None = None) -> str:
         """Request an upload location and PUT the file there; a URL found expired is renewed.
@@ -606,7 +666,10 @@ class AmazonAdsHook(CreativePlatformHook):
 
         Not idempotent: a lost answer raises ``UncertainOutcome`` (see ``register_idempotent``).
 
-        :param url: the upload URL, as returned or as its location (without query string).
+        :param url: the upload location (the URL without its query string, as ``submit`` and the
+            operators send it) or the URL as returned.
+        :param registration_context: ``registrationContext`` (DSP assets); the connection extra
+            ``registration_context`` when omitted.
         :param linked_asset_id: make a new version of this asset (``versionInfo.linkedAssetId``).
         :param brand_entity_id: defaults to the connection's ``brand_entity_id`` extra.
         """
@@ -637,6 +700,7 @@ class AmazonAdsHook(CreativePlatformHook):
             body["associatedSubEntityList"] = [{"brandEntityId": str(brand_entity_id)}]
         if skip_subtype_detection is not None:
             body["skipAssetSubTypesDetection"] = bool(skip_subtype_detection)
+        registration_context = registration_context or self.registration_context
         if registration_context:
             body["registrationContext"] = dict(registration_context)
         result = self.send(self._ads_call("register", "POST", "/assets/register", json=body)).json() or {}
@@ -751,17 +815,18 @@ class AmazonAdsHook(CreativePlatformHook):
         tag = content_tag(content_sha256) if content_sha256 else None
         if tag and tag not in tags:
             tags.append(tag)
-        try:
-            return self.register_asset(url, tags=tags, **kwargs)
-        except UncertainOutcome:
-            if tag is None:
-                raise
-            found = self.find_by_tag(tag)
+
+        def find() -> dict[str, Any] | None:
+            found = self.find_by_tag(tag) if tag else None
             if found is None:
-                raise
-            self.log.warning("Amazon Ads: register answer lost, but the asset exists: %s", found.get("assetId"))
+                return None
             return {"assetId": found["assetId"], "versionId": found.get("version"), "failedSpecChecks": []}
 
+        return self.create_or_find(
+            lambda: self.register_asset(url, tags=tags, **kwargs), find, what=f"the asset {kwargs.get('name')!r}"
+        )
+
+    @content_warnings
     def submit(
         self,
         creative: Creative,
@@ -772,6 +837,7 @@ class AmazonAdsHook(CreativePlatformHook):
         subtypes: Sequence[str] | None = None,
         tags: Sequence[str] | None = None,
         asins: Sequence[str] | None = None,
+        registration_context: Mapping[str, Any] | None = None,
     ) -> RemoteAsset:
         """Check, upload (URL + PUT) and register one creative; a new version of ``previous_id`` if given.
 
@@ -779,6 +845,8 @@ class AmazonAdsHook(CreativePlatformHook):
         :param previous_id: ``assetId`` (or ``assetId:version_vN``) of the earlier version.
         :param subtypes: ``assetSubTypeList``; defaults to the rule set's, else ``OTHER_IMAGE`` /
             ``BACKGROUND_VIDEO``.
+        :param registration_context: ``registrationContext`` for DSP assets; the connection extra
+            ``registration_context`` when omitted.
         """
         self.check_creative(creative)
         if resume:
@@ -790,7 +858,7 @@ class AmazonAdsHook(CreativePlatformHook):
         url = self.upload_creative(creative)
         linked = split_remote_id(previous_id)[0] if previous_id else None
         result = self.register_idempotent(
-            url,
+            upload_location(url),
             content_sha256=creative.sha256,
             name=name or creative.name,
             asset_type=asset_type,
@@ -798,6 +866,7 @@ class AmazonAdsHook(CreativePlatformHook):
             tags=tags,
             asins=asins,
             linked_asset_id=linked,
+            registration_context=registration_context,
         )
         warnings = spec_warnings(result.get("failedSpecChecks"))
         return RemoteAsset(

@@ -31,8 +31,8 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from functools import cached_property
-from typing import TYPE_CHECKING, Any, ClassVar
+from functools import cached_property, wraps
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import httpx
 import requests
@@ -62,6 +62,9 @@ if TYPE_CHECKING:
     from airflow.sdk import Connection
 
     from airflow_creative_provider.creative import Creative, PlatformRules
+
+_T = TypeVar("_T")
+_U = TypeVar("_U")
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 _URL_QUERY = re.compile(r"(https?://[^\s?#\"'<>]+)\?[^\s#\"'<>]*")
@@ -191,7 +194,9 @@ class ApiCall:
 class AssetStatus:
     """One poll of one remote asset, normalised across platforms.
 
-    :param state: ``pending`` | ``processing`` | ``ready`` | ``rejected``.
+    :param state: ``pending`` | ``processing`` | ``ready`` | ``rejected`` | ``not_submitted``
+        (the platform holds the asset but nobody submitted it for approval: nothing to wait
+        for, and not a rejection).
     :param raw_state: the platform's own state name.
     :param reason: the platform's reason for a rejection, when it gives one.
     :param warnings: non-blocking findings (e.g. Amazon's failed spec checks).
@@ -208,10 +213,13 @@ class AssetStatus:
     PROCESSING: ClassVar[str] = "processing"
     READY: ClassVar[str] = "ready"
     REJECTED: ClassVar[str] = "rejected"
+    NOT_SUBMITTED: ClassVar[str] = "not_submitted"
+    #: states a wait ends on.
+    TERMINAL: ClassVar[frozenset[str]] = frozenset({READY, REJECTED, NOT_SUBMITTED})
 
     @property
     def is_terminal(self) -> bool:
-        return self.state in (self.READY, self.REJECTED)
+        return self.state in self.TERMINAL
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -289,6 +297,38 @@ def parse_retry_after(value: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - time.time())
+
+
+@dataclass(frozen=True)
+class ErrorContext:
+    """What every ``error_for`` starts from: the vendor's code and (redacted) message, where
+    the call went, and the keyword arguments every ``PlatformError`` takes."""
+
+    code: str | None
+    message: str | None
+    status: int
+    where: str
+    common: dict[str, Any]
+
+    @property
+    def said(self) -> str:
+        """``": <vendor message>"``, or empty when the platform said nothing."""
+        return f": {self.message}" if self.message else ""
+
+
+def content_warnings(submit: Callable[..., RemoteAsset]) -> Callable[..., RemoteAsset]:
+    """Decorate a hook's ``submit``: the creative's content warning (a file sent with another
+    type than its name says) joins the returned asset's warnings, so the report shows it."""
+
+    @wraps(submit)
+    def wrapper(self: CreativePlatformHook, creative: Creative, *args: Any, **kwargs: Any) -> RemoteAsset:
+        remote = submit(self, creative, *args, **kwargs)
+        warning = creative.content_warning
+        if warning and warning not in remote.warnings:
+            remote = replace(remote, warnings=(*remote.warnings, warning))
+        return remote
+
+    return wrapper
 
 
 class _WaitRetryAfterOrBackoff:
@@ -698,21 +738,24 @@ class CreativePlatformHook(BaseHook):
             return
         raise self.error_for(call, response)
 
-    def error_for(self, call: ApiCall, response: Response) -> PlatformError:
-        """Map a failed answer to a typed error; platforms override to dispatch on vendor codes."""
+    def error_context(self, call: ApiCall, response: Response) -> ErrorContext:
+        """The vendor's code and redacted message, where the call went, the error's common fields."""
         code, message = self.vendor_error(response)
         message = self.redact(message) if message else None
-        status = response.status
-        where = f"{call.method} {call.safe_path}"
-        said = f": {message}" if message else ""
         common = {
             "platform": self.platform,
-            "status": status,
+            "status": response.status,
             "vendor_message": message,
             "vendor_code": code,
             "method": call.method,
             "path": call.safe_path,
         }
+        return ErrorContext(code, message, response.status, f"{call.method} {call.safe_path}", common)
+
+    def error_for(self, call: ApiCall, response: Response) -> PlatformError:
+        """Map a failed answer to a typed error; platforms override to dispatch on vendor codes."""
+        ctx = self.error_context(call, response)
+        status, where, said, common = ctx.status, ctx.where, ctx.said, ctx.common
         if status == 401:
             return PlatformAuthError(
                 f"{self.hook_name}: {where} answered 401{said}. Check {self.auth_hint} of connection {self.conn_id!r}.",
@@ -751,12 +794,54 @@ class CreativePlatformHook(BaseHook):
             )
         return PlatformRequestError(f"{self.hook_name}: {where} answered {status}{said}.", **common)
 
+    # ----------------------------------------------------------------- idempotent creates
+    def create_or_find(
+        self,
+        create: Callable[[], _T],
+        find: Callable[[], _U | None],
+        *,
+        what: str,
+        attempts: int = 1,
+    ) -> _T | _U:
+        """Run a create the platform cannot deduplicate; when its outcome is uncertain (the
+        answer was lost after the request may have arrived) look the result up with ``find``
+        instead of creating blindly again.
+
+        A found result is returned. When ``find`` proves nothing was made, the create runs
+        again, ``attempts`` times in all; then the ``UncertainOutcome`` stands.
+
+        :param what: what is created, for the log (never a secret).
+        """
+        for attempt in range(1, attempts + 1):
+            try:
+                return create()
+            except UncertainOutcome as exc:
+                self.log.warning("%s Looking up whether %s was made.", exc, what)
+                found = find()
+                if found is not None:
+                    self.log.warning(
+                        "%s: the answer was lost, but %s was made; continuing with it", self.hook_name, what
+                    )
+                    return found
+                if attempt >= attempts:
+                    raise
+                self.log.warning(
+                    "%s: %s was not made; creating it again (attempt %d of %d)",
+                    self.hook_name,
+                    what,
+                    attempt + 1,
+                    attempts,
+                )
+        raise AssertionError("unreachable")  # pragma: no cover
+
     # ----------------------------------------------------------------- platform surface
     def check_creative(self, creative: Creative, rules: PlatformRules | None = None) -> None:
         """Raise ``CreativeRefused`` when a local rule refuses the file (nothing is sent)."""
         from airflow_creative_provider.exceptions import CreativeRefused
 
         refusals = (rules or self.rules).check(creative)
+        if creative.content_warning and not refusals:
+            self.log.warning("%s: %s", self.hook_name, creative.content_warning)
         if refusals:
             first = refusals[0]
             raise CreativeRefused(

@@ -25,10 +25,14 @@ candidate matches is the upload sent again. If a candidate cannot be decided in 
 hook raises ``UncertainOutcome`` instead of risking a second file. The same lookup is
 ``find_asset``, used by ``submit(resume=True)`` when a task is retried.
 
-Local rules: only jpg, gif and png, checked by extension and by magic bytes; video is refused
+Local rules: only jpg, gif and png, decided by the content's magic bytes. The seed lists the
+types as ``jpg``, ``gif`` and ``png`` and whether Delta reads the name's extension is
+unconfirmed, so every file is sent under its name with the extension of its real type
+(``photo.jpeg`` as ``photo.jpg``; a PNG named ``.jpg`` as ``.png``, with a warning); video is refused
 with a reason saying that Delta's Files API does not take video (video goes through VAST
-creatives by URL); a size limit per connection (extra ``max_file_bytes``, default 10 MiB),
-because large base64 bodies are answered 413 by proxies. Rate limits are undocumented: the
+creatives by URL); a size limit per connection (extra ``max_file_bytes``, default 10 MiB), a
+guard of this project (Delta documents none) because large base64 bodies are answered 413 by
+proxies. Rate limits are undocumented: the
 hook keeps to a conservative client-side limit and polls at most ``status_concurrency`` files
 at once (the list gives no states, so N files cost N Retrieve calls).
 """
@@ -54,6 +58,7 @@ from airflow_creative_provider.hooks.base import (
     CreativePlatformHook,
     RemoteAsset,
     Response,
+    content_warnings,
     url_path,
 )
 from airflow_creative_provider.transfer import PAYLOAD, base64_json_body
@@ -79,8 +84,7 @@ class DeltaProjectsRules(PlatformRules):
     """Delta's rules: jpg, gif, png only; video refused with the reason Delta gives none for."""
 
     def _refusals(self, c: Creative) -> Iterable[Refusal]:
-        ext_mime = c.extension_mimetype or ""
-        if c.kind == "video" or ext_mime.startswith("video/"):
+        if c.kind == "video":
             yield Refusal(
                 c.key,
                 self.platform,
@@ -95,9 +99,11 @@ class DeltaProjectsRules(PlatformRules):
 RULES = DeltaProjectsRules(
     platform="delta_projects",
     mimetypes=frozenset({"image/jpeg", "image/gif", "image/png"}),
-    extensions=frozenset({".jpg", ".gif", ".png"}),
+    extensions=frozenset({".jpg", ".jpeg", ".gif", ".png"}),
     max_bytes=DEFAULT_MAX_FILE_BYTES,
-    type_hint="Delta Projects' Files API takes only jpg, gif and png (rename .jpeg files to .jpg).",
+    own_limits=frozenset({"max_bytes"}),
+    guard_hint="Raise it with the connection extra max_file_bytes.",
+    type_hint="Delta Projects' Files API takes only jpg, gif and png.",
 )
 
 
@@ -235,10 +241,8 @@ class DeltaProjectsHook(CreativePlatformHook):
         status = response.status
         if status not in (400, 404, 413):
             return super().error_for(call, response)
-        _, message = self.vendor_error(response)
-        message = self.redact(message) if message else None
-        where = f"{call.method} {call.safe_path}"
-        said = f": {message}" if message else ""
+        ctx = self.error_context(call, response)
+        where, said = ctx.where, ctx.said
         if status == 400:
             advice = (
                 "Delta refused the request as malformed; an upload needs a string name (with a jpg, gif or png "
@@ -255,14 +259,7 @@ class DeltaProjectsHook(CreativePlatformHook):
                 f"of the file); lower the extra max_file_bytes of connection {self.conn_id!r} so such files are "
                 "refused locally, or shrink the file."
             )
-        return PlatformRequestError(
-            f"{self.hook_name}: {where} answered {status}{said}. {advice}",
-            platform=self.platform,
-            status=status,
-            vendor_message=message,
-            method=call.method,
-            path=call.safe_path,
-        )
+        return PlatformRequestError(f"{self.hook_name}: {where} answered {status}{said}. {advice}", **ctx.common)
 
     def _json(self, response: Response) -> Any:
         try:
@@ -312,7 +309,7 @@ class DeltaProjectsHook(CreativePlatformHook):
 
     def upload_call(self, creative: Creative, name: str | None = None) -> ApiCall:
         """The upload POST; each attempt streams a fresh base64 JSON body with an exact Content-Length."""
-        document = {"name": name or creative.name, "payload": PAYLOAD}
+        document = {"name": name or creative.typed_name, "payload": PAYLOAD}
 
         def body() -> Base64JsonBody:
             return base64_json_body(document, creative.open(), creative.size, label=creative.name)
@@ -327,49 +324,29 @@ class DeltaProjectsHook(CreativePlatformHook):
         When the POST's outcome is uncertain, the files with the same name are checked by
         SHA-1 before anything is sent again (see the module docstring).
         """
-        name = name or creative.name
+        name = name or creative.typed_name
         sha1 = self.local_sha1(creative)
-        last: UncertainOutcome | None = None
-        for attempt in range(1, self.max_upload_attempts + 1):
-            try:
-                response = self.send(self.upload_call(creative, name))
-            except UncertainOutcome as exc:
-                last = exc
-                self.log.warning("%s: upload of %s: %s Looking it up by name and SHA-1.", self.hook_name, name, exc)
-            else:
-                file_id = file_id_from_location(response.headers.get("Location"))
-                if file_id:
-                    self.expected_checksums[file_id] = sha1
-                    self.log.info("%s: uploaded %s as file %s (%s)", self.hook_name, name, file_id, response.status)
-                    return file_id
-                last = UncertainOutcome(
+
+        def upload() -> str:
+            response = self.send(self.upload_call(creative, name))
+            file_id = file_id_from_location(response.headers.get("Location"))
+            if not file_id:
+                raise UncertainOutcome(
                     f"{self.hook_name}: upload of {name} answered {response.status} without a Location header.",
                     platform=self.platform,
                     status=response.status,
                     method="POST",
                     path=self.files_path,
                 )
-                self.log.warning("%s Looking it up by name and SHA-1.", last)
+            self.expected_checksums[file_id] = sha1
+            self.log.info("%s: uploaded %s as file %s (%s)", self.hook_name, name, file_id, response.status)
+            return file_id
+
+        def find() -> str | None:
             found = self._lookup(name, sha1)
-            if found is not None:
-                self.log.info(
-                    "%s: the uncertain upload of %s created file %s; not sending it again",
-                    self.hook_name,
-                    name,
-                    found["id"],
-                )
-                return str(found["id"])
-            if attempt < self.max_upload_attempts:
-                self.log.warning(
-                    "%s: no file named %s with SHA-1 %s exists; sending it again (attempt %d of %d)",
-                    self.hook_name,
-                    name,
-                    sha1,
-                    attempt + 1,
-                    self.max_upload_attempts,
-                )
-        assert last is not None
-        raise last
+            return None if found is None else str(found["id"])
+
+        return self.create_or_find(upload, find, what=f"file {name} (SHA-1 {sha1})", attempts=self.max_upload_attempts)
 
     # ----------------------------------------------------------------- idempotency
     def local_sha1(self, creative: Creative) -> str:
@@ -423,7 +400,7 @@ class DeltaProjectsHook(CreativePlatformHook):
     def find_asset(self, creative: Creative) -> RemoteAsset | None:
         """The file an earlier attempt uploaded for this content: same name, same SHA-1."""
         sha1 = self.local_sha1(creative)
-        info = self._lookup(creative.name, sha1)
+        info = self._lookup(creative.typed_name, sha1)
         if info is None:
             return None
         return self._remote_asset(info, sha1)
@@ -438,6 +415,7 @@ class DeltaProjectsHook(CreativePlatformHook):
             details={"name": info.get("name"), "sha1": sha1},
         )
 
+    @content_warnings
     def submit(self, creative: Creative, *, resume: bool = False, previous_id: str | None = None) -> RemoteAsset:
         """Check the file locally, then upload it; with ``resume`` first look for an earlier upload.
 
@@ -455,7 +433,7 @@ class DeltaProjectsHook(CreativePlatformHook):
             remote_id=file_id,
             state=AssetStatus.PENDING,
             raw_state="PROCESSING",
-            details={"name": creative.name, "sha1": sha1},
+            details={"name": creative.typed_name, "sha1": sha1},
         )
 
     # ----------------------------------------------------------------- status

@@ -49,7 +49,6 @@ from airflow_creative_provider.exceptions import (
     PlatformConfigError,
     PlatformError,
     PresignedUrlExpired,
-    UncertainOutcome,
 )
 from airflow_creative_provider.hooks.base import (
     ApiCall,
@@ -933,30 +932,26 @@ class MediaMathHook(CreativePlatformHook):
             )
             current = existing
         else:
-            try:
+
+            def create() -> dict[str, Any]:
                 if creative.kind == "video":
                     video = self.create_video_asset(creative, advertiser_id=advertiser)
-                    current = self.create_creative(
+                    return self.create_creative(
                         name,
                         advertiser_id=advertiser,
                         asset_ids=[video["asset_id"]],
                         concept_id=concept_id,
                         external_identifier=mark,
                     )
-                else:
-                    current = self.create_creative(
-                        name,
-                        advertiser_id=advertiser,
-                        image=creative,
-                        concept_id=concept_id,
-                        external_identifier=mark,
-                    )
-            except UncertainOutcome:
-                found = self.find_creative(mark, advertiser)
-                if found is None:
-                    raise
-                self.log.warning("%s: the create's answer was lost but creative %s exists", self.hook_name, mark)
-                current = found
+                return self.create_creative(
+                    name,
+                    advertiser_id=advertiser,
+                    image=creative,
+                    concept_id=concept_id,
+                    external_identifier=mark,
+                )
+
+            current = self.create_or_find(create, lambda: self.find_creative(mark, advertiser), what=f"creative {mark}")
         creative_id = current["atomic_creative_id"]
         present = {a.get("component_id") for a in current.get("assets", [])}
         added = False

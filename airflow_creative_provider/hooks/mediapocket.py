@@ -63,7 +63,6 @@ from airflow_creative_provider.exceptions import (
     PlatformConfigError,
     PlatformError,
     PlatformRequestError,
-    UncertainOutcome,
 )
 from airflow_creative_provider.hooks.base import (
     ApiCall,
@@ -232,18 +231,8 @@ class MediaPocketHook(CreativePlatformHook):
         return code, _strip_html(message) if message else None
 
     def error_for(self, call: ApiCall, response: Response) -> PlatformError:
-        _, message = self.vendor_error(response)
-        message = self.redact(message) if message else None
-        where = f"{call.method} {call.safe_path}"
-        said = f": {message}" if message else ""
-        common: dict[str, Any] = {
-            "platform": self.platform,
-            "status": response.status,
-            "vendor_message": message,
-            "method": call.method,
-            "path": call.safe_path,
-        }
-        status = response.status
+        ctx = self.error_context(call, response)
+        message, status, where, said, common = ctx.message, ctx.status, ctx.where, ctx.said, ctx.common
         if status == 401:
             return PlatformAuthError(
                 f"{self.hook_name}: {where} answered 401 Unauthorized. Check the API key (Password field, "
@@ -585,7 +574,6 @@ class MediaPocketHook(CreativePlatformHook):
         tags: Iterable[str] | None = None,
         existing: dict[str, Any] | None = None,
         looked_up: bool = False,
-        _attempt: int = 1,
     ) -> dict[str, Any]:
         """Create the asset for a staged ``source`` exactly once, idempotent by ``external_id``.
 
@@ -598,51 +586,38 @@ class MediaPocketHook(CreativePlatformHook):
         if asset is not None:
             return self._continue_existing(asset, source, filename, external_id)
         media = self.media_reference(source, filename)
-        try:
-            return self.create_asset(
-                title,
-                project_id=project_id,
-                external_id=external_id,
-                description=description,
-                category=category,
-                tags=tags,
-                **media,
-            )
-        except MediaPocketExternalIdTaken:
-            self.log.info("%s: external id %s already taken; looking the asset up", self.hook_name, external_id)
-            asset = self.find_by_external_id(external_id)
-            if asset is None:
-                raise
-            return self._continue_existing(asset, source, filename, external_id)
-        except MediaPocketPartialFailure as exc:
-            self.log.warning(
-                "%s: asset %s was created but its media was not added (%s); adding the media again",
-                self.hook_name,
-                exc.asset_id,
-                exc.vendor_message,
-            )
-            return self._add_media_to(exc.asset_id, source, filename, external_id)
-        except UncertainOutcome:
-            if _attempt >= 2:
-                raise
-            self.log.warning(
-                "%s: the create answer for external id %s was lost; looking it up before trying again",
-                self.hook_name,
-                external_id,
-            )
-            return self.create_asset_with_media(
-                title=title,
-                source=source,
-                filename=filename,
-                external_id=external_id,
-                project_id=project_id,
-                description=description,
-                category=category,
-                tags=tags,
-                existing=self.find_by_external_id(external_id),
-                looked_up=True,
-                _attempt=_attempt + 1,
-            )
+
+        def create() -> dict[str, Any]:
+            try:
+                return self.create_asset(
+                    title,
+                    project_id=project_id,
+                    external_id=external_id,
+                    description=description,
+                    category=category,
+                    tags=tags,
+                    **media,
+                )
+            except MediaPocketExternalIdTaken:
+                self.log.info("%s: external id %s already taken; looking the asset up", self.hook_name, external_id)
+                taken = self.find_by_external_id(external_id)
+                if taken is None:
+                    raise
+                return self._continue_existing(taken, source, filename, external_id)
+            except MediaPocketPartialFailure as exc:
+                self.log.warning(
+                    "%s: asset %s was created but its media was not added (%s); adding the media again",
+                    self.hook_name,
+                    exc.asset_id,
+                    exc.vendor_message,
+                )
+                return self._add_media_to(exc.asset_id, source, filename, external_id)
+
+        def find() -> dict[str, Any] | None:
+            found = self.find_by_external_id(external_id)
+            return None if found is None else self._continue_existing(found, source, filename, external_id)
+
+        return self.create_or_find(create, find, what=f"the asset with external id {external_id}", attempts=2)
 
     def _continue_existing(self, asset: dict[str, Any], source: str, filename: str, external_id: str) -> dict[str, Any]:
         if asset.get("media_type") in PENDING_MEDIA_TYPES:
@@ -663,12 +638,18 @@ class MediaPocketHook(CreativePlatformHook):
         return asset
 
     def _add_media_to(self, asset_id: str, source: str, filename: str, external_id: str) -> dict[str, Any]:
-        try:
-            self.add_media(asset_id, self.fetch_url(source), filename)
-        except UncertainOutcome:
+
+        def media_added() -> dict[str, Any] | None:
             asset = self.get_asset(asset_id)
-            if asset.get("media_type") in PENDING_MEDIA_TYPES:
-                self.add_media(asset_id, self.fetch_url(source), filename)
+            return None if asset.get("media_type") in PENDING_MEDIA_TYPES else asset
+
+        try:
+            self.create_or_find(
+                lambda: self.add_media(asset_id, self.fetch_url(source), filename),
+                media_added,
+                what=f"the media of asset {asset_id}",
+                attempts=2,
+            )
         except PlatformRequestError as exc:
             raise PlatformRequestError(
                 f"{self.hook_name}: asset {asset_id} (external id {external_id}) exists without media and adding "

@@ -25,6 +25,18 @@ no second asset is made; one still in ``pending_upload`` cannot be finished (Get
 upload URL), so it is recorded as abandoned and a fresh asset is created. A create whose
 answer was lost (``UncertainOutcome``) is reconciled the same way before it is repeated.
 
+Left-over assets: Topsort re-issues no upload form (Get and List return none) and documents
+no way to put content into an existing asset, so a contentless ``pending_upload`` asset can
+never be reused. Every one ``submit`` meets or leaves behind is returned in
+``RemoteAsset.abandoned_ids`` and as a warning naming the ids, which the ledger records and
+the report and the Creatives page show, so a person can delete them.
+
+Names: the 64-character limit is on the asset ``name`` sent, so a longer file name becomes a
+shortened name ending in a short hash of the whole name (``fit_asset_name``), never a refusal.
+
+After the upload the asset is read back once (``GET``): its state is what Topsort says, not
+an assumed ``pending_approval``.
+
 Rate limit: 45 requests per 2 s per IP for the whole account (every worker behind one NAT
 shares it). The hook throttles itself (``rate_limit``) and on 429 waits for
 ``Retry-After`` or, as Topsort sends, ``X-RateLimit-Reset``; else exponential backoff.
@@ -39,6 +51,7 @@ import hashlib
 import re
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote
 
@@ -58,6 +71,7 @@ from airflow_creative_provider.hooks.base import (
     CreativePlatformHook,
     RemoteAsset,
     Response,
+    content_warnings,
     parse_retry_after,
 )
 from airflow_creative_provider.transfer import form_body
@@ -106,11 +120,27 @@ SHA256_METADATA_KEY = "sha256"
 _AUTH_CODES = frozenset({"invalid_api_key", "unauthorized"})
 _REQUEST_CODES = frozenset({"bad_request", "invalid_json", "empty_request", "invalid_operation"})
 _XML_FIELD = re.compile(r"<(Code|Message)>([^<]*)</\1>")
+#: characters of the hash that tells two shortened names apart.
+NAME_HASH_LENGTH = 8
+
+
+def fit_asset_name(name: str, limit: int = MAX_NAME) -> str:
+    """``name`` when it fits Topsort's 64-character asset name, else a shortened name that keeps
+    the start and the extension and ends with a short hash of the whole name (two long names
+    with the same start stay apart)."""
+    if len(name) <= limit:
+        return name
+    stem, dot, ext = name.rpartition(".")
+    ext = f".{ext}" if dot and 0 < len(ext) <= 5 else ""
+    stem = stem if ext else name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:NAME_HASH_LENGTH]
+    room = limit - len(ext) - len(digest) - 1
+    return f"{stem[:room].rstrip()}~{digest}{ext}"
+
 
 TOPSORT_RULES = PlatformRules(
     platform="topsort",
     mimetypes=MIMETYPES,
-    max_name_length=MAX_NAME,
     type_hint="Topsort accepts JPEG, PNG, GIF, WebP, HTML, JSON, MP4 and QuickTime files.",
 )
 
@@ -241,8 +271,10 @@ class TopsortHook(CreativePlatformHook):
 
         The answer holds ``uploadUrl`` and ``fields``, a secret presigned form valid 30 minutes:
         pass it straight to ``upload_file`` and never log, return from a task or store it.
-        Not idempotent: never repeated after it may have reached Topsort.
+        Not idempotent: never repeated after it may have reached Topsort. A name longer than 64
+        characters is shortened (``fit_asset_name``).
         """
+        name = fit_asset_name(name)
         self.validate_asset_fields(
             name=name,
             mimetype=mimetype,
@@ -434,6 +466,7 @@ class TopsortHook(CreativePlatformHook):
         return list(self.iter_assets(**filters))
 
     # ----------------------------------------------------------------- platform surface
+    @content_warnings
     def submit(
         self,
         creative: Creative,
@@ -451,7 +484,8 @@ class TopsortHook(CreativePlatformHook):
         :param resume: look the content up first (``find_asset``) and return the asset an earlier
             attempt made instead of creating a second one.
         :param previous_id: ignored: Topsort has no asset versions, a changed file is a new asset.
-        :param name: asset name (at most 64 characters); the file name when omitted.
+        :param name: asset name; the file name when omitted. A name over Topsort's 64 characters
+            is shortened with a short hash (``fit_asset_name``), never refused.
         :param product_ids: up to 10 product ids.
         :param brands: up to 10 brands.
         :param collection_ids: up to 10 collection ids.
@@ -464,7 +498,7 @@ class TopsortHook(CreativePlatformHook):
                 f"Topsort: {creative.key} has no sha256; inspect it with Creative.inspect first.",
                 platform=self.platform,
             )
-        name = name or creative.name
+        name = fit_asset_name(name or creative.upload_name)
         fields = {
             "product_ids": product_ids,
             "brands": brands,
@@ -473,54 +507,83 @@ class TopsortHook(CreativePlatformHook):
         }
         self.validate_asset_fields(name=name, mimetype=creative.mimetype, file=creative.key, **fields)
         abandoned: list[str] = []
-        if resume:
+
+        def usable_asset() -> RemoteAsset | None:
+            """The asset an earlier or lost create made, when it holds the content; one still
+            ``pending_upload`` cannot be finished (Topsort re-issues no upload form): left over."""
             found = self.find_asset(creative)
-            if found is not None and found.raw_state != "pending_upload":
-                self.log.info("Topsort: %s is already asset %s (%s)", creative.key, found.remote_id, found.raw_state)
-                return found
+            if found is None:
+                return None
+            usable = found.raw_state != "pending_upload"
+            leftovers = found.abandoned_ids if usable else (found.remote_id, *found.abandoned_ids)
+            abandoned.extend(i for i in leftovers if i not in abandoned)
+            return found if usable else None
+
+        if resume:
+            found = usable_asset()
             if found is not None:
-                abandoned.extend([found.remote_id, *found.abandoned_ids])
+                self.log.info("Topsort: %s is already asset %s (%s)", creative.key, found.remote_id, found.raw_state)
+                return self._with_leftovers(found, abandoned)
         for attempt in range(1, self.max_upload_attempts + 1):
+            made = self.create_or_find(
+                lambda: self.create_asset(name, creative.mimetype, **fields),
+                usable_asset,
+                what=f"the asset for {creative.key}",
+                attempts=self.max_upload_attempts,
+            )
+            if isinstance(made, RemoteAsset):
+                return self._with_leftovers(made, abandoned)
             try:
-                asset = self.create_asset(name, creative.mimetype, **fields)
-            except UncertainOutcome:
-                # Reconcile through List before creating again: the lost create may have landed.
-                found = self.find_asset(creative)
-                if found is not None and found.raw_state != "pending_upload":
-                    return found
-                if attempt == self.max_upload_attempts:
-                    raise
-                if found is not None and found.remote_id not in abandoned:
-                    abandoned.append(found.remote_id)
-                    self.log.warning(
-                        "Topsort: the answer to create was lost; asset %s has no upload form, abandoning it",
-                        found.remote_id,
-                    )
-                continue
-            try:
-                self.upload_file(asset, creative)
+                self.upload_file(made, creative)
             except PresignedUrlExpired:
-                abandoned.append(str(asset["id"]))
+                abandoned.append(str(made["id"]))
                 self.log.warning(
                     "Topsort: the upload window of asset %s expired (attempt %d of %d); abandoning it and "
                     "creating a new asset",
-                    asset["id"],
+                    made["id"],
                     attempt,
                     self.max_upload_attempts,
                 )
                 continue
-            return RemoteAsset(
-                remote_id=str(asset["id"]),
-                state=AssetStatus.PROCESSING,
-                raw_state="pending_approval",
-                abandoned_ids=tuple(abandoned),
-                details={"name": name, "mimetype": creative.mimetype, "isExternal": False},
-            )
+            return self._with_leftovers(self.read_back(str(made["id"])), abandoned)
         raise PresignedUrlExpired(
-            f"Topsort: the upload window expired {self.max_upload_attempts} times for {creative.key}; abandoned "
-            f"assets {', '.join(abandoned)}. Check the clock and the network speed, then retry the task.",
+            f"Topsort: the upload window expired {self.max_upload_attempts} times for {creative.key}; "
+            f"{self.leftover_message(abandoned)} Check the clock and the network speed, then retry the task.",
             platform=self.platform,
         )
+
+    def read_back(self, asset_id: str) -> RemoteAsset:
+        """The asset as Topsort holds it now (one ``GET``): its state comes from the platform."""
+        asset = self.get_asset(asset_id)
+        status = self.asset_status(asset)
+        return RemoteAsset(
+            remote_id=str(asset_id),
+            state=status.state,
+            raw_state=status.raw_state,
+            url=asset.get("url"),
+            details={
+                "name": asset.get("name"),
+                "mimetype": asset.get("mimetype"),
+                "isExternal": asset.get("isExternal"),
+            },
+        )
+
+    @staticmethod
+    def leftover_message(asset_ids: Sequence[str]) -> str:
+        """The warning listing contentless assets a person should delete in Topsort."""
+        return (
+            f"left over in Topsort without content (pending_upload, no upload form can be re-issued): "
+            f"{', '.join(asset_ids)}; delete them in Topsort."
+        )
+
+    def _with_leftovers(self, remote: RemoteAsset, abandoned: Sequence[str]) -> RemoteAsset:
+        """``remote`` carrying the left-over assets: in ``abandoned_ids`` and as a warning, which
+        the ledger records and the report and the Creatives page show."""
+        ids = tuple(dict.fromkeys([*abandoned, *remote.abandoned_ids]))
+        if not ids:
+            return remote
+        warning = f"Topsort assets {self.leftover_message(ids)}"
+        return replace(remote, abandoned_ids=ids, warnings=(*remote.warnings, warning))
 
     def find_asset(self, creative: Creative) -> RemoteAsset | None:
         """The asset an earlier attempt made for this content: matched by the ``sha256`` metadata.
@@ -647,20 +710,9 @@ class TopsortHook(CreativePlatformHook):
         return max(0.0, reset)
 
     def error_for(self, call: ApiCall, response: Response) -> PlatformError:
-        code, message = self.vendor_error(response)
-        message = self.redact(message) if message else None
-        status = response.status
+        ctx = self.error_context(call, response)
+        code, message, status, where, said, common = ctx.code, ctx.message, ctx.status, ctx.where, ctx.said, ctx.common
         key = (code or "").lower()
-        where = f"{call.method} {call.safe_path}"
-        said = f": {message}" if message else ""
-        common: dict[str, Any] = {
-            "platform": self.platform,
-            "status": status,
-            "vendor_message": message,
-            "vendor_code": code,
-            "method": call.method,
-            "path": call.safe_path,
-        }
         if not call.authenticated:  # the presigned upload form, answered by the storage
             if status == 403 and "expired" in (message or "").lower():
                 return PresignedUrlExpired(

@@ -109,12 +109,16 @@ class AmazonAdsRegisterAssetOperator(CreativePlatformOperator):
     :param brand_entity_id: sellers' brand entity; defaults to the connection's ``brand_entity_id`` (templated).
     :param content_sha256: sha256 of the content for the idempotency tag; defaults to the upload's (templated).
     :param skip_subtype_detection: keep the given sub types (``skipAssetSubTypesDetection``).
+    :param registration_context: ``registrationContext``, required for DSP assets, e.g.
+        ``{"associatedPrograms": [{"programName": "AMAZON_DSP", "metadata": {"dspAdvertiserId": "..."}}]}``;
+        the connection extra ``registration_context`` when omitted (templated).
     :param conn_id: Airflow connection of type ``amazon_ads``; ``amazon_ads_default`` when omitted.
     """
 
     hook_class = AmazonAdsHook
     template_fields: Sequence[str] = (
         "upload",
+        "registration_context",
         "upload_location",
         "name",
         "asset_type",
@@ -144,10 +148,12 @@ class AmazonAdsRegisterAssetOperator(CreativePlatformOperator):
         brand_entity_id: str | None = None,
         content_sha256: str | None = None,
         skip_subtype_detection: bool | None = None,
+        registration_context: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.upload = upload
+        self.registration_context = registration_context
         self.upload_location = upload_location
         self.name = name
         self.asset_type = asset_type
@@ -197,6 +203,7 @@ class AmazonAdsRegisterAssetOperator(CreativePlatformOperator):
             version_notes=self.version_notes,
             brand_entity_id=self.brand_entity_id,
             skip_subtype_detection=self.skip_subtype_detection,
+            registration_context=self.registration_context or None,
         )
         return self._result(result["assetId"], result.get("versionId"), spec_warnings(result.get("failedSpecChecks")))
 

@@ -43,7 +43,8 @@ class DeltaProjectsUploadFileOperator(CreativePlatformOperator):
     check) to XCom and returns them as a dict.
 
     :param file_path: local path or object-storage URI of the file (templated).
-    :param name: file name sent to Delta, with its extension; the file's own name when empty
+    :param name: file name sent to Delta; the file's own name when empty. Its extension follows
+        the content's real type (a PNG named ``.jpg`` is sent as ``.png``, with a warning)
         (templated).
     :param resume: look for an earlier upload of the same content before uploading, also on
         the first try (retries always do).
@@ -90,12 +91,13 @@ class DeltaProjectsUploadFileOperator(CreativePlatformOperator):
         asset = hook.submit(creative, resume=resume)
         result = {
             "file_id": asset.remote_id,
-            "name": creative.name,
+            "name": creative.typed_name,
             "sha1": hook.local_sha1(creative),
             "state": asset.state,
             "raw_state": asset.raw_state,
+            "warnings": list(asset.warnings),
         }
-        self.log.info("%s is Delta Projects file %s (%s)", creative.name, asset.remote_id, asset.raw_state)
+        self.log.info("%s is Delta Projects file %s (%s)", creative.typed_name, asset.remote_id, asset.raw_state)
         for key in ("file_id", "name", "sha1"):
             context["ti"].xcom_push(key=key, value=result[key])
         return result

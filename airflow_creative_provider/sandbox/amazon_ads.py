@@ -12,13 +12,18 @@ Mounted under ``/amazon_ads``; the token route is ``/amazon_ads/auth/o2/token`` 
 * each operation answers only its vendor media type: a foreign ``Accept`` -> 406 (absent or
   ``*/*`` is fine, as the guides' curls show); a wrong request ``Content-Type`` -> 415
   (``application/json`` or the guides' ``text/plain``; batch: its vendor request type only);
-* upload: ``fileName`` (also ``filename``) with an extension -> presigned PUT on the sandbox S3,
+* upload: ``filename`` (the seed's examples) or ``fileName`` (the OpenAPI) with an extension ->
+  presigned PUT on the sandbox S3; which spelling the real service takes is unconfirmed, so
+  both are accepted unless ``configure(state, upload_name_field="fileName")`` (or
+  ``"filename"``) accepts only one and answers 400 naming it;
   15-minute expiry, the extension's Content-Type signed (a PUT with another type gets
   ``SignatureDoesNotMatch``; other methods 403). ``configure(state, strict_put_content_type=False)``
   signs only ``host``: a wrong type is stored and the asset turns ``INACTIVE`` at processing;
 * register: 400 for an unknown or not-uploaded ``url`` (the URL as returned, or its location
   without the query string), bad enums, a sub type of the other asset type, 0 or > 10 sub types,
-  an extension the library does not store; 404 for an unknown ``linkedAssetId``; the same file
+  an upload name outside the documented pattern's extensions (``jpg|png|mp4|mov|wmv|avi``: no
+  ``jpeg``), an extension the library does not store, a ``registrationContext`` not shaped
+  ``{associatedPrograms: [{programName, metadata}]}``; 404 for an unknown ``linkedAssetId``; the same file
   name with ``linkedAssetId`` returns the existing id/version; 200 ``version_v1`` with spec checks
   (videos outside 6–45 s fail ``SPONSORED_BRANDS_VIDEO``; images get none: the library checks no
   image eligibility);
@@ -84,6 +89,10 @@ CONTENT_TYPES = {
     ".avi": "video/x-msvideo",
 }
 STORED_EXTENSIONS = {".jpg": "IMAGE", ".jpeg": "IMAGE", ".png": "IMAGE", ".mp4": "VIDEO", ".mov": "VIDEO"}
+#: the extensions of the OpenAPI's upload name pattern ``[\w]+\.jpg|png|mp4|mov|wmv|avi``; the
+#: seed warns that a wrong extension passes the upload step and fails later (here: register).
+PATTERN_EXTENSIONS = frozenset({".jpg", ".png", ".mp4", ".mov", ".wmv", ".avi"})
+UPLOAD_NAME_FIELDS = ("filename", "fileName")
 SUBTYPES = {
     "IMAGE": ("LOGO", "PRODUCT_IMAGE", "AUTHOR_IMAGE", "LIFESTYLE_IMAGE", "OTHER_IMAGE"),
     "VIDEO": ("BACKGROUND_VIDEO",),
@@ -108,6 +117,7 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     "error_shape": "message",
     "rate_limit": None,
     "retry_after": True,
+    "upload_name_field": None,
 }
 
 
@@ -119,7 +129,8 @@ def options(state: SandboxState) -> dict[str, Any]:
 
 def configure(state: SandboxState, **changes: Any) -> None:
     """Change router options: ``token_ttl``, ``strict_put_content_type``, ``error_shape``
-    (``message`` | ``code``), ``rate_limit`` (``(calls, seconds)`` or None), ``retry_after``."""
+    (``message`` | ``code``), ``rate_limit`` (``(calls, seconds)`` or None), ``retry_after``,
+    ``upload_name_field`` (None accepts ``filename`` and ``fileName``; one of them accepts only it)."""
     unknown = set(changes) - set(DEFAULT_OPTIONS)
     if unknown:
         raise ValueError(f"unknown amazon_ads sandbox options: {', '.join(sorted(unknown))}")
@@ -315,9 +326,11 @@ def build_router(state: SandboxState) -> APIRouter:
             body = await json_body(request)
         except _Refused as exc:
             return _error(state, "upload", exc.status, exc.message)
-        file_name = body.get("fileName", body.get("filename"))
+        only = options(state)["upload_name_field"]
+        fields = (only,) if only else UPLOAD_NAME_FIELDS
+        file_name = next((body[f] for f in fields if f in body), None)
         if not isinstance(file_name, str) or not file_name.strip():
-            return _error(state, "upload", 400, "fileName is required")
+            return _error(state, "upload", 400, f"{only or 'filename'} is required")
         ext = os.path.splitext(file_name)[1].lower()
         if not ext or ext == ".":
             return _error(state, "upload", 400, "fileName must have an extension")
@@ -422,6 +435,19 @@ def build_router(state: SandboxState) -> APIRouter:
         mismatched = [s for s in subtypes if s not in SUBTYPES[asset_type]]
         if mismatched:
             raise _Refused(400, f"Sub type(s) {', '.join(mismatched)} do not match assetType {asset_type}")
+        if upload["extension"] not in PATTERN_EXTENSIONS:
+            raise _Refused(
+                400,
+                f"File name {upload['fileName']} does not match the pattern [\\w]+\\.jpg|png|mp4|mov|wmv|avi",
+            )
+        context = body.get("registrationContext")
+        if context is not None and not (
+            isinstance(context, dict)
+            and isinstance(context.get("associatedPrograms"), list)
+            and context["associatedPrograms"]
+            and all(isinstance(p, dict) and p.get("programName") for p in context["associatedPrograms"])
+        ):
+            raise _Refused(400, "registrationContext.associatedPrograms must list {programName, metadata} objects")
         stored_type = STORED_EXTENSIONS.get(upload["extension"])
         if stored_type is None:
             raise _Refused(400, f"Unsupported file extension {upload['extension']}; use jpg, jpeg, png, mp4 or mov")
@@ -498,6 +524,7 @@ def build_router(state: SandboxState) -> APIRouter:
             "name": name,
             "fileName": upload["fileName"],
             "key": upload["key"],
+            "registrationContext": context,
             "assetStatus": "PROCESSING",
             "assetSubTypes": list(subtypes),
             "tags": list(tags),

@@ -3,8 +3,9 @@
 The rules themselves live with each platform hook (``hook.rules``, a ``PlatformRules``); this
 module only applies them to a listing and returns, per file and platform, either nothing
 (accepted) or the refusals, each naming the file and the rule. Corrupt files (an empty file,
-a truncated image, content whose magic bytes do not match the extension) are refused by
-every platform, so they are never sent.
+a truncated image, content no platform recognises) are refused by every platform, so they are
+never sent. A file whose extension disagrees with its content is accepted with a warning
+(``Verdict.warnings``): it is sent with its real type under a matching name.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ class Verdict:
     key: str
     platform: str
     refusals: tuple[Refusal, ...] = ()
+    #: what is sent differently from how the file is named (accepted files only).
+    warnings: tuple[str, ...] = ()
 
     @property
     def accepted(self) -> bool:
@@ -44,6 +47,7 @@ class Verdict:
             "accepted": self.accepted,
             "rule": self.rule,
             "reason": self.reason,
+            "warnings": list(self.warnings),
         }
 
 
@@ -60,7 +64,8 @@ def rules_for(platform: str) -> PlatformRules:
 
 def check(creative: Creative, platform: str, rules: PlatformRules) -> Verdict:
     """Apply one platform's rules to one file."""
-    return Verdict(creative.key, platform, tuple(rules.check(creative)))
+    refusals = tuple(rules.check(creative))
+    return Verdict(creative.key, platform, refusals, () if refusals else tuple(rules.warnings(creative)))
 
 
 def check_all(creatives: Iterable[Creative], rules: Mapping[str, PlatformRules]) -> dict[tuple[str, str], Verdict]:

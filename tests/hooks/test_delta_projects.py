@@ -397,13 +397,27 @@ def test_rules_refuse_wrong_type(hook, sandbox, tmp_path):
     _assert_refused(hook, sandbox, path, "type", "jpg, gif and png")
 
 
-def test_rules_refuse_jpeg_extension_and_content_mismatch(hook, sandbox, tmp_path):
+def stored_names(sandbox) -> list[str]:
+    return sorted(f["name"] for f in sandbox.state.store(PLATFORM)["files"].values())
+
+
+def test_jpeg_extension_is_a_jpeg_and_is_sent(hook, sandbox, tmp_path):
     jpeg = tmp_path / "photo.jpeg"
     Image.new("RGB", (10, 10)).save(jpeg, "JPEG")
-    _assert_refused(hook, sandbox, jpeg, "type", ".jpg")
+    remote = hook.submit(Creative.inspect(jpeg, sha1=True))
+    assert stored_names(sandbox) == ["photo.jpg"] and remote.warnings == ()
+    assert hook.get_status([remote.remote_id])[remote.remote_id].state == AssetStatus.READY
+
+
+def test_content_unlike_its_extension_is_sent_with_its_real_type_and_a_warning(hook, sandbox, tmp_path):
     fake = tmp_path / "fake.jpg"
     Image.new("RGB", (10, 10)).save(fake, "PNG")
-    _assert_refused(hook, sandbox, fake, "type", "image/png")
+    bare = tmp_path / "banner"
+    Image.new("RGB", (10, 10)).save(bare, "PNG")
+    warnings = [hook.submit(Creative.inspect(path, sha1=True)).warnings for path in (fake, bare)]
+    assert stored_names(sandbox) == ["banner.png", "fake.png"]
+    assert "fake.jpg: the content is image/png but the name says image/jpeg" in warnings[0][0]
+    assert "banner: the content is image/png" in warnings[1][0]
 
 
 def test_rules_refuse_video_saying_files_api_takes_no_video(hook, sandbox, tmp_path):
@@ -426,12 +440,6 @@ def test_rules_refuse_oversize_by_connection_limit(sandbox, monkeypatch, tmp_pat
     set_conn(monkeypatch, sandbox, "dp_small", extra={"max_file_bytes": str(path.stat().st_size - 1)})
     _assert_refused(DeltaProjectsHook("dp_small"), sandbox, path, "size", str(path.stat().st_size - 1))
     assert DeltaProjectsHook().max_file_bytes == 10 * 1024 * 1024
-
-
-def test_rules_refuse_name_without_accepted_extension(hook, sandbox, tmp_path):
-    path = tmp_path / "banner"
-    Image.new("RGB", (10, 10)).save(path, "PNG")
-    _assert_refused(hook, sandbox, path, "type", "(none)")
 
 
 # --------------------------------------------------------------------------- secrets

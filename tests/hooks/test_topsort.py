@@ -21,7 +21,7 @@ from airflow_creative_provider.exceptions import (
     PresignedUrlExpired,
 )
 from airflow_creative_provider.hooks.base import AssetStatus, Response
-from airflow_creative_provider.hooks.topsort import ASSET_PATH, ASSETS_PATH, TopsortHook
+from airflow_creative_provider.hooks.topsort import ASSET_PATH, ASSETS_PATH, TopsortHook, fit_asset_name
 from airflow_creative_provider.sandbox import topsort as sandbox_ts
 from airflow_creative_provider.sandbox.state import Outcome, ProcessingSpeed
 
@@ -85,6 +85,10 @@ def test_submit_image_creates_uploads_and_is_approved(hook, sandbox, tmp_path):
     creative = Creative.inspect(make_image(tmp_path))
     asset = hook.submit(creative, product_ids=["p-1"], brands=["Sunline"], metadata={"campaign": "summer"})
     assert asset.state == AssetStatus.PROCESSING and not asset.abandoned_ids
+    # The state is read back from Topsort once after the upload, not assumed.
+    [read_back] = api_calls(sandbox, "GET", rf"^{ASSET_PATH}/{asset.remote_id}$")
+    assert read_back["seq"] > uploads(sandbox)[0]["seq"]
+    assert asset.raw_state == sandbox.state.store(PLATFORM)["assets"][asset.remote_id]["status"] == "pending_approval"
     creates = api_calls(sandbox, "POST", CREATE)
     assert [c["status"] for c in creates] == [201]
     posted = uploads(sandbox)
@@ -92,8 +96,6 @@ def test_submit_image_creates_uploads_and_is_approved(hook, sandbox, tmp_path):
     stored = sandbox.state.store(PLATFORM)["assets"][asset.remote_id]
     assert stored["metadata"] == {"campaign": "summer", "sha256": creative.sha256}
     assert stored["productIds"] == ["p-1"] and stored["brands"] == ["Sunline"]
-    first = hook.get_asset(asset.remote_id)
-    assert first["status"] == "pending_approval" and first["url"] is None
     status = wait_ready(hook, asset.remote_id)
     assert status.state == AssetStatus.READY and status.raw_state == "approved"
     assert status.details["url"].endswith(asset.remote_id)
@@ -423,11 +425,15 @@ def test_rules_refuse_wrong_type(hook, sandbox, tmp_path):
     _refused(hook, sandbox, tmp_path / "x.bmp", "type")
 
 
-def test_rules_refuse_magic_bytes_unlike_the_extension(hook, sandbox, tmp_path):
+def test_content_unlike_its_extension_is_sent_with_its_real_type_and_a_warning(hook, sandbox, tmp_path):
     png = make_image(tmp_path)
     fake = tmp_path / "photo.jpg"
     fake.write_bytes(png.read_bytes())
-    assert "image/png" in str(_refused(hook, sandbox, fake, "type"))
+    asset = hook.submit(Creative.inspect(fake))
+    stored = sandbox.state.store(PLATFORM)["assets"][asset.remote_id]
+    assert stored["mimetype"] == "image/png" and stored["name"] == "photo.png"
+    assert any("photo.jpg: the content is image/png but the name says image/jpeg" in w for w in asset.warnings)
+    assert wait_ready(hook, asset.remote_id).state == AssetStatus.READY
 
 
 def test_rules_refuse_empty_and_corrupt_files(hook, sandbox, tmp_path):
@@ -438,10 +444,18 @@ def test_rules_refuse_empty_and_corrupt_files(hook, sandbox, tmp_path):
     _refused(hook, sandbox, tmp_path / "cut.png", "corrupt")
 
 
-def test_rules_refuse_long_names_and_bad_fields(hook, sandbox, tmp_path):
-    _refused(hook, sandbox, make_image(tmp_path, "n" * 61 + ".png"), "name")
+def test_long_names_are_shortened_to_fit_not_refused(hook, sandbox, tmp_path):
+    long_file = hook.submit(Creative.inspect(make_image(tmp_path, "n" * 246 + ".png")))
+    other_file = hook.submit(Creative.inspect(make_image(tmp_path, "n" * 245 + "m.png", color="blue")))
+    given = hook.submit(Creative.inspect(make_image(tmp_path, color="green")), name="x" * 65)
+    names = [sandbox.state.store(PLATFORM)["assets"][a.remote_id]["name"] for a in (long_file, other_file, given)]
+    assert all(len(n) <= 64 for n in names) and len(set(names)) == 3
+    assert names[0].startswith("nnnn") and names[0].endswith(".png") and names[2].startswith("xxxx")
+    assert fit_asset_name("short.png") == "short.png"
+
+
+def test_rules_refuse_bad_fields(hook, sandbox, tmp_path):
     path = make_image(tmp_path)
-    assert "64" in str(_refused(hook, sandbox, path, "name", name="x" * 65))
     _refused(hook, sandbox, path, "metadata", metadata={"k" * 33: "v"})
     _refused(hook, sandbox, path, "metadata", metadata={"note": "v" * 65})
     _refused(hook, sandbox, path, "productIds", product_ids=[str(i) for i in range(11)])

@@ -72,12 +72,11 @@ def test_name_param_renames_and_rules_follow_the_name(sandbox, tmp_path):
         {"ti": RecordingTI()}
     )
     assert [f["name"] for f in files(sandbox)] == ["spring.png"] and result["name"] == "spring.png"
-    with pytest.raises(CreativeRefused) as info:
-        DeltaProjectsUploadFileOperator(task_id="u", file_path=str(path), name="spring.jpg").execute(
-            {"ti": RecordingTI()}
-        )
-    assert info.value.rule == "type"
-    assert len(files(sandbox)) == 1
+    # A name whose extension disagrees with the content: sent with the real type, with a warning.
+    other = DeltaProjectsUploadFileOperator(task_id="u", file_path=str(png(tmp_path, "b.png", "blue")), name="fall.jpg")
+    result = other.execute({"ti": RecordingTI()})
+    assert sorted(f["name"] for f in files(sandbox)) == ["fall.png", "spring.png"] and result["name"] == "fall.png"
+    assert "image/png but the name says image/jpeg" in result["warnings"][0]
 
 
 def test_refused_locally_before_any_request(sandbox, tmp_path):
