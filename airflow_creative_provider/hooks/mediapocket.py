@@ -33,11 +33,12 @@ Idempotency, by ``external_id`` (unique per tenant across assets and projects):
   by the lookup, and created again only when the lookup proves nothing was made.
 
 States (``media_type`` is the only lifecycle signal): ``processing`` is processing;
-``placeholder`` (no media yet, media expected) is pending; any other value (``image``,
-``video``, ``article``, ...) is ready. MediaPocket documents no failure state for a fetch that
-fails, so an asset still ``processing`` or ``placeholder`` ``processing_timeout`` seconds
-(default 3600) after its last change is reported rejected with its asset id and the likely
-cause. An asset in the trash bin is reported rejected. The account is the ``project_id``.
+``placeholder`` (no media yet, media expected) is pending; ``article``, ``image`` and
+``video`` are ready; any other value is reported with the raw state ``unknown`` and never as
+ready. MediaPocket documents no failure state for a fetch that fails, so an asset still
+``processing`` or ``placeholder`` ``processing_timeout`` seconds (default 3600) after its last
+change is reported rejected with its asset id and the likely cause. An asset in the trash bin
+is reported rejected. The account is the ``project_id``.
 """
 
 from __future__ import annotations
@@ -70,6 +71,7 @@ from airflow_creative_provider.hooks.base import (
     CreativePlatformHook,
     RemoteAsset,
     Response,
+    content_warnings,
 )
 
 if TYPE_CHECKING:
@@ -87,16 +89,32 @@ PARTIAL_FAILURE = re.compile(
 EXTERNAL_ID_TAKEN = "External id has already been taken"
 PENDING_MEDIA_TYPES = frozenset({"placeholder"})
 PROCESSING_MEDIA_TYPES = frozenset({"processing"})
+#: ``media_type`` values that mean the media is there: ``article`` (documented, terminal) and the
+#: kinds the contract expects once processing ends (``image``, ``video``; the vendor's final
+#: values are unconfirmed, an assumption). Any other value is reported as unknown, never ready.
+READY_MEDIA_TYPES = frozenset({"article", "image", "video"})
+#: characters a ``filename`` cannot carry, and its length (this project's guard: MediaPocket
+#: documents neither); a name outside them is sent cleaned and shortened, never refused.
+FILENAME_UNSAFE = re.compile(r"[/\\\x00-\x1f]")
+MAX_FILENAME = 255
 
 #: MediaPocket documents no file type, size, dimension or name limits. Ad creatives are
 #: images and videos; the file name travels as ``filename`` (255 characters, no slashes).
 MEDIAPOCKET_RULES = PlatformRules(
     platform="mediapocket",
     mimetypes=frozenset({"image/jpeg", "image/png", "image/gif", "image/webp", "video/mp4", "video/quicktime"}),
-    max_name_length=255,
-    forbidden_name_chars="/\\\x00",
     type_hint="MediaPocket takes the creatives as images or videos.",
 )
+
+
+def safe_filename(name: str) -> str:
+    """``name`` without slashes or control characters and at most 255 characters, extension kept."""
+    cleaned = FILENAME_UNSAFE.sub("_", name)
+    if len(cleaned) <= MAX_FILENAME:
+        return cleaned
+    stem, ext = os.path.splitext(cleaned)
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    return f"{stem[: MAX_FILENAME - len(ext) - 9]}~{digest}{ext}"
 
 
 class MediaPocketPartialFailure(PlatformRequestError):
@@ -679,6 +697,7 @@ class MediaPocketHook(CreativePlatformHook):
         asset = self.find_by_external_id(self.external_id_for(creative))
         return self._remote(asset) if asset else None
 
+    @content_warnings
     def submit(self, creative: Creative, *, resume: bool = False, previous_id: str | None = None) -> RemoteAsset:
         """Check, look up, stage (S3) and create one creative; idempotent by external id.
 
@@ -691,11 +710,12 @@ class MediaPocketHook(CreativePlatformHook):
         if existing is not None and existing.get("media_type") not in PENDING_MEDIA_TYPES:
             self.log.info("%s: %s is already asset %s", self.hook_name, creative.key, existing.get("id"))
             return self._remote(existing)
-        source = self.stage_file(creative.path, external_id=external_id, filename=creative.name)
+        filename = safe_filename(creative.upload_name)
+        source = self.stage_file(creative.path, external_id=external_id, filename=filename)
         asset = self.create_asset_with_media(
             title=creative.name,
             source=source,
-            filename=creative.name,
+            filename=filename,
             external_id=external_id,
             existing=existing,
             looked_up=True,
@@ -734,6 +754,16 @@ class MediaPocketHook(CreativePlatformHook):
                 )
             state = AssetStatus.PROCESSING if media_type in PROCESSING_MEDIA_TYPES else AssetStatus.PENDING
             return AssetStatus(remote_id, state, media_type, details=details)
+        if media_type not in READY_MEDIA_TYPES:
+            return AssetStatus(
+                remote_id,
+                AssetStatus.PROCESSING,
+                "unknown",
+                f"MediaPocket reports media_type {media_type!r} for asset {remote_id}, a value no document "
+                f"describes: reported as unknown, not ready (documented: placeholder, processing, "
+                f"{', '.join(sorted(READY_MEDIA_TYPES))})",
+                details=details,
+            )
         return AssetStatus(remote_id, AssetStatus.READY, media_type, details=details)
 
     def status_calls(self, remote_ids: list[str]) -> list[ApiCall]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -445,13 +446,77 @@ def test_refuses_small_dimensions_for_sponsored_brands_logo(hook, sandbox, tmp_p
     _refused(hook, sandbox, png(tmp_path, size=(300, 300)), "dimensions", "sponsored_brands_logo")
 
 
-def test_refuses_bad_names(hook, sandbox, tmp_path):
-    no_ext = tmp_path / "logo"
-    Image.new("RGB", (10, 10)).save(no_ext, format="PNG")
-    _refused(hook, sandbox, no_ext, "type")
+def uploaded_names(sandbox) -> list[str]:
+    return [u["fileName"] for u in sandbox.state.store(P)["uploads"].values()]
+
+
+def test_unrecognised_content_is_refused(hook, sandbox, tmp_path):
     wmv = tmp_path / "clip.wmv"
     wmv.write_bytes(b"0&\xb2u" + b"\x00" * 64)
     _refused(hook, sandbox, wmv, "type")
+
+
+def test_name_without_or_with_a_wrong_extension_is_sent_with_the_content_type(hook, sandbox, tmp_path):
+    no_ext = tmp_path / "logo"
+    Image.new("RGB", (10, 10)).save(no_ext, format="PNG")
+    remote = hook.submit(Creative.inspect(no_ext))
+    [name] = uploaded_names(sandbox)
+    assert name.startswith("logo_") and name.endswith(".png")
+    assert "logo: the content is image/png" in remote.warnings[0]
+    assert hook.get_status([remote.remote_id])[remote.remote_id].state == AssetStatus.READY
+
+
+def test_jpeg_content_uploads_as_jpg_the_documented_pattern(hook, sandbox, tmp_path):
+    # The sandbox follows the OpenAPI name pattern (jpg|png|mp4|mov|wmv|avi): a .jpeg upload fails register.
+    url = hook.get_upload_url("photo.jpeg")
+    hook.upload_file(url, str(png(tmp_path)), "image/jpeg")
+    with pytest.raises(PlatformRequestError, match="pattern"):
+        hook.register_asset(upload_location(url), name="photo", asset_type="IMAGE", subtypes=["OTHER_IMAGE"])
+    path = tmp_path / "rentrée — 30% off.jpeg"
+    Image.new("RGB", (20, 20)).save(path, format="JPEG")
+    remote = hook.submit(Creative.inspect(path))
+    name = uploaded_names(sandbox)[-1]
+    assert re.fullmatch(r"rentree_30_off_[0-9a-f]{12}\.jpg", name), name
+    version = hook.get_asset(remote.remote_id)["assetVersionList"][0]
+    assert version["name"] == "rentrée — 30% off.jpeg" and remote.warnings == ()
+
+
+def test_upload_field_spelling_falls_back_once_and_is_remembered(hook, sandbox, tmp_path, monkeypatch):
+    monkeypatch.setattr(AmazonAdsHook, "_upload_name_fields", {})
+    sandbox_amazon.configure(sandbox.state, upload_name_field="fileName")
+    hook.get_upload_url("a.png")
+    hook.get_upload_url("b.png")
+    assert [e["status"] for e in api_calls(sandbox, "POST", "/assets/upload")] == [400, 200, 200]
+    assert AmazonAdsHook().upload_name_field == "fileName"
+    sandbox_amazon.configure(sandbox.state, upload_name_field="filename")
+    monkeypatch.setattr(AmazonAdsHook, "_upload_name_fields", {})
+    AmazonAdsHook().get_upload_url("c.png")  # the seed's spelling is the first one sent
+    assert [e["status"] for e in api_calls(sandbox, "POST", "/assets/upload")][-1] == 200
+
+
+def test_registration_context_from_the_connection_reaches_submit(monkeypatch, sandbox, tmp_path):
+    context = {"associatedPrograms": [{"programName": "AMAZON_DSP", "metadata": {"dspAdvertiserId": "42"}}]}
+    set_connection(monkeypatch, sandbox, extra={"registration_context": json.dumps(context)})
+    remote = AmazonAdsHook().submit(Creative.inspect(png(tmp_path)))
+    [version] = sandbox.state.store(P)["assets"][remote.remote_id]["versions"]
+    assert version["registrationContext"] == context
+    set_connection(monkeypatch, sandbox, extra={"registration_context": "[1]"})
+    with pytest.raises(PlatformConfigError, match="registration_context"):
+        AmazonAdsHook().submit(Creative.inspect(png(tmp_path, "other.png", color="blue")))
+
+
+def test_submit_registers_the_upload_location_as_the_operators_do(hook, sandbox, tmp_path, monkeypatch):
+    sent: list[str] = []
+    real = hook.register_asset
+
+    def spy(url: str, **kwargs: Any) -> dict[str, Any]:
+        sent.append(url)
+        return real(url, **kwargs)
+
+    monkeypatch.setattr(hook, "register_asset", spy)
+    hook.submit(Creative.inspect(png(tmp_path)))
+    [url] = sent
+    assert urlsplit(url).query == "" and url == upload_location(url)
 
 
 def test_rule_sets_are_named(hook):

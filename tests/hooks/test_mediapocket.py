@@ -442,7 +442,7 @@ def test_persistent_5xx_raises_unavailable(hook: MediaPocketHook, sandbox: Any) 
 
 
 # ------------------------------------------------------------------ local rules
-@pytest.mark.parametrize("case", ["wrong_type", "empty", "corrupt", "mismatch", "oversize", "bad_name"])
+@pytest.mark.parametrize("case", ["wrong_type", "empty", "corrupt", "oversize"])
 def test_bad_inputs_are_refused_before_any_request(
     case: str, sandbox: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -455,19 +455,40 @@ def test_bad_inputs_are_refused_before_any_request(
     elif case == "corrupt":
         path = tmp_path / "broken.png"
         path.write_bytes(make_image(tmp_path, "good.png").read_bytes()[:60])
-    elif case == "mismatch":
-        path = tmp_path / "photo.jpg"
-        path.write_bytes(make_image(tmp_path, "real.png").read_bytes())
-    elif case == "oversize":
+    else:
         set_conn(monkeypatch, sandbox, max_file_bytes=100)
         path = make_image(tmp_path, "big.png", size=(300, 300))
-    else:
-        path = make_image(tmp_path, "bad\\name.png")  # a backslash cannot travel in a filename
     hook = MediaPocketHook()
     with pytest.raises(CreativeRefused) as err:
         hook.submit(Creative.inspect(path))
     assert path.name in str(err.value)
     assert sandbox.journal() == []  # no API call, no S3 upload
+
+
+@pytest.mark.parametrize(
+    ("name", "sent"),
+    [("photo.jpg", "photo.png"), ("bad\\name.png", "bad_name.png"), ("n" * 246 + ".png", None)],
+)
+def test_names_and_extensions_are_fixed_not_refused(hook: MediaPocketHook, sandbox: Any, tmp_path: Path, name, sent):
+    path = tmp_path / name
+    path.write_bytes(make_image(tmp_path, "real.png").read_bytes())
+    remote = hook.submit(Creative.inspect(path))
+    asset = hook.get_asset(remote.remote_id)
+    assert asset["title"] == name and len(asset["original_filename"]) <= 255
+    assert asset["original_filename"] == (sent or asset["original_filename"]) and asset["original_filename"].endswith(
+        ".png"
+    )
+    assert wait_ready(hook, remote.remote_id).state == AssetStatus.READY
+    assert bool(remote.warnings) == name.endswith(".jpg")
+
+
+def test_undocumented_media_type_is_unknown_never_ready(hook: MediaPocketHook, sandbox: Any, tmp_path: Path) -> None:
+    remote = hook.submit(Creative.inspect(make_image(tmp_path)))
+    assert wait_ready(hook, remote.remote_id).state == AssetStatus.READY
+    sandbox.state.store(PLATFORM)["assets"][remote.remote_id]["media_type"] = "audio"  # a value no document names
+    status = hook.get_status([remote.remote_id])[remote.remote_id]
+    assert status.state != AssetStatus.READY and not status.is_terminal
+    assert status.raw_state == "unknown" and "'audio'" in (status.reason or "")
 
 
 # ------------------------------------------------------------------ secrets

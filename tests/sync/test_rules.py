@@ -53,10 +53,15 @@ def test_each_file_accepted_or_refused_with_file_and_rule(listing) -> None:
     verdicts = check_all(listing.files, {"topsort": RULES})
     by_key = {key: v for (key, _platform), v in verdicts.items()}
     assert by_key["good.png"].accepted and by_key["photo.jpg"].accepted
+    # Content decides, not the name: a PNG named .jpg is accepted, with a warning the report shows.
+    mismatch = by_key["png-named.jpg"]
+    assert mismatch.accepted and mismatch.to_dict()["warnings"] == [
+        "png-named.jpg: the content is image/png but the name says image/jpeg; sent as image/png named 'png-named.png'"
+    ]
+    assert by_key["good.png"].warnings == ()
     expected = {
         "empty.png": "empty",
         "truncated.png": "corrupt",
-        "png-named.jpg": "type",
         "text.png": "type",
         "tiny.png": "dimensions",
         "huge.png": "size",
@@ -74,7 +79,7 @@ def test_each_file_accepted_or_refused_with_file_and_rule(listing) -> None:
 def test_every_platform_refuses_corrupt_files(platform: str, listing) -> None:
     rules = rules_for(platform)
     by_key = {c.key: c for c in listing.files}
-    for key in ("empty.png", "truncated.png", "png-named.jpg", "text.png"):
+    for key in ("empty.png", "truncated.png", "text.png"):
         verdict = check(by_key[key], platform, rules)
         assert not verdict.accepted, (platform, key)
         assert key in (verdict.reason or "")
