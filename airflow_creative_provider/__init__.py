@@ -77,6 +77,11 @@ CONNECTION_FORMS: dict[str, dict[str, Any]] = {
             ),
             "token_url": _string("Token URL", "Override of the Login with Amazon token URL (optional)."),
             "brand_entity_id": _string("Brand entity ID", "Sellers: brand entity to register assets under."),
+            "registration_context": _string(
+                "Registration context",
+                'DSP assets: registrationContext as JSON, e.g. {"associatedPrograms": [{"programName": '
+                '"AMAZON_DSP", "metadata": {"dspAdvertiserId": "…"}}]} (optional).',
+            ),
             "timeout": _TIMEOUT,
             "max_calls_per_second": _MAX_CALLS,
         },
@@ -85,12 +90,30 @@ CONNECTION_FORMS: dict[str, dict[str, Any]] = {
         "ui-field-behaviour": {
             "hidden-fields": ["schema", "port"],
             "relabeling": {"login": "T1 user name", "password": "T1 password"},
-            "placeholders": {"host": "https://api.mediamath.com", "login": "user@example.com"},
+            "placeholders": {
+                "host": "https://t1.mediamath.com/component_creatives/v1.0",
+                "login": "user@example.com",
+            },
         },
         "conn-fields": {
             "client_id": _string("OAuth client id", "Client id from MediaMath support."),
             "client_secret": _string("OAuth client secret", "Client secret from MediaMath support.", secret=True),
             "auth_url": _string("Auth URL", "OAuth token endpoint.", default="https://auth.mediamath.com/oauth/token"),
+            "session_url": _string(
+                "Session URL",
+                "T1 API that opens the adama_session (/session, legacy /login).",
+                default="https://api.mediamath.com/api/v2.0",
+            ),
+            "ready_net_statuses": _string(
+                "Ready net_status values",
+                "Approval net_status values that mean ready, comma-separated.",
+                default="APPROVED",
+            ),
+            "not_submitted_after": _string(
+                "Not-submitted wait (s)",
+                "Seconds an approval may stay N/A before the creative is reported not submitted for approval.",
+                default="300",
+            ),
             "advertiser_id": _string("Advertiser ID", "Default advertiser for creatives and assets."),
             "api_key": _string("Legacy API key", "Only for the legacy /api/v2.0/login flow.", secret=True),
             "api_version": _string("API version", "Component Creatives API version.", default="v1.0"),

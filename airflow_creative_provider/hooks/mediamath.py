@@ -2,16 +2,28 @@
 
 Auth: an OAuth2 password grant at the ``auth_url`` extra (JSON body with the T1 user name
 and password, the API audience and the connection's client id and secret) gives a Bearer
-token; ``GET /api/v2.0/session`` with that token gives the ``adama_session`` cookie. Both
-travel on every call (a real ``Cookie``, not the header the vendor's curl samples show).
-When the connection carries an ``api_key`` extra instead of client credentials, the legacy
-``POST /api/v2.0/login`` (form ``user``/``password``, query ``api_key``) gives the cookie.
+token; ``GET <session_url>/session`` with that token gives the ``adama_session`` cookie. The
+session comes from the T1 API (extra ``session_url``, default
+``https://api.mediamath.com/api/v2.0``), not from the Component Creatives host (default the
+seed's production base ``https://t1.mediamath.com/component_creatives/v1.0``). Both travel on
+every call (a real ``Cookie``, not the header the vendor's curl samples show). When the
+connection carries an ``api_key`` extra instead of client credentials, the legacy
+``POST <session_url>/login`` (form ``user``/``password``, query ``api_key``) gives the cookie.
 Token and session are cached until shortly before they expire and renewed once on a 401.
 
 Images travel as base64 inside the creative's ``assets`` (itself a JSON-encoded string),
 streamed by ``transfer.base64_json_body``; video is PUT to the presigned S3 URL of
 ``GET /upload/{filename}`` (it lives 60 s, so it is requested right before the PUT and
 requested again when it expired), and the bare URL becomes a Video asset (component 11).
+The seed forbids ``{}^/`[]~<>|#%'"`` in that upload path only: a video is uploaded under a
+safe derived name (``video_upload_name``: ASCII slug, short content hash, extension), while
+images go as base64 with any ``image_filename``; the original file name stays the creative's
+name. Nothing is refused for its name.
+
+Approvals: ``net_status`` values in the extra ``ready_net_statuses`` (default ``APPROVED``)
+are ready, ``REJECTED`` is rejected, ``N/A`` means "not submitted": a creative still ``N/A``
+``not_submitted_after`` seconds (default 300) after this hook first saw it ends the wait in the
+state ``not_submitted`` ("not submitted for approval"), instead of waiting for the timeout.
 
 The vendor's mixed types (``status`` "1"/true, ids as strings or ints, ``assets`` as a JSON
 string) are normalised in one place, ``normalise``.
@@ -33,17 +45,19 @@ The account (ledger key) is the connection's ``advertiser_id``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
 import secrets
 import threading
 import time
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, ClassVar
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from airflow_creative_provider.creative import Creative, PlatformRules
+from airflow_creative_provider.creative import EXTENSION_BY_MIMETYPE, Creative, PlatformRules
 from airflow_creative_provider.exceptions import (
     CreativeRefused,
     PlatformConfigError,
@@ -56,13 +70,27 @@ from airflow_creative_provider.hooks.base import (
     CreativePlatformHook,
     RemoteAsset,
     Response,
+    content_warnings,
 )
 from airflow_creative_provider.transfer import PAYLOAD, base64_json_body, form_body, put_body
 
+#: the seed's "Prod API Base" of the Component Creatives API.
+DEFAULT_HOST = "https://t1.mediamath.com/component_creatives/v1.0"
+#: the T1 API that opens sessions (``/session``, legacy ``/login``): another service than the
+#: Component Creatives host (contract "Bearer to cookie"); connection extra ``session_url``.
+DEFAULT_SESSION_URL = "https://api.mediamath.com/api/v2.0"
+#: ``net_status`` values that mean ready by default (connection extra ``ready_net_statuses``).
+DEFAULT_READY_NET_STATUSES = ("APPROVED",)
+#: ``net_status`` of a creative nobody submitted for approval (seed: ``N/A``).
+NOT_SUBMITTED_NET_STATUS = "N/A"
+#: seconds a creative may stay ``N/A`` before the wait ends as "not submitted for approval"
+#: (connection extra ``not_submitted_after``; this project's choice, the seed gives no delay).
+DEFAULT_NOT_SUBMITTED_AFTER = 300.0
 DEFAULT_AUTH_URL = "https://auth.mediamath.com/oauth/token"
 DEFAULT_AUDIENCE = "https://api.mediamath.com/"
 DEFAULT_API_VERSION = "v1.0"
-#: the upload file name must not contain any of these (vendor docs of ``GET /upload/{filename}``).
+#: the upload file name must not contain any of these (vendor docs of ``GET /upload/{filename}``,
+#: the video upload only: image file names travel in a JSON body and have no documented limit).
 FORBIDDEN_FILENAME_CHARS = "{}^/\\[]~<>|#%'\"`"
 #: ``GET /approvals`` takes at most this many ids per call.
 MAX_APPROVAL_IDS = 50
@@ -155,6 +183,19 @@ def external_identifier_for(creative: Creative) -> str:
     return f"acp-{creative.sha256[:32]}"
 
 
+def video_upload_name(creative: Creative) -> str:
+    """The name a video is uploaded under (``GET /upload/{filename}``): an ASCII slug of the
+    file name, a short content hash and the content's extension, so no forbidden character
+    can reach the path (``Q3 #launch [final].mp4`` -> ``q3_launch_final_<8 hex>.mp4``). The
+    original name stays the creative's name."""
+    stem = os.path.splitext(creative.name)[0]
+    ascii_stem = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^A-Za-z0-9]+", "_", ascii_stem).strip("_").lower()[:80] or "video"
+    digest = (creative.sha256 or hashlib.sha256(creative.name.encode()).hexdigest())[:8]
+    ext = EXTENSION_BY_MIMETYPE.get(creative.mimetype or "") or creative.extension
+    return f"{slug}_{digest}{ext}"
+
+
 def bare_url(url: str) -> str:
     """A presigned URL without its query string (what MediaMath stores as the video's value)."""
     parts = urlsplit(url)
@@ -169,9 +210,14 @@ def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
 class MediaMathHook(CreativePlatformHook):
     """Talk to MediaMath's Component Creatives API (native creatives, assets, approvals).
 
-    Connection: host (default ``https://api.mediamath.com``), login/password = T1 user name
-    and password, extras ``client_id``, ``client_secret``, ``auth_url``, ``advertiser_id``,
-    optional ``audience``, ``realm``, ``api_key`` (legacy login) and ``api_version``.
+    Connection: host (default the seed's production base
+    ``https://t1.mediamath.com/component_creatives/v1.0``; a host without the
+    ``/component_creatives/<version>`` path gets it added), login/password = T1 user name and
+    password, extras ``client_id``, ``client_secret``, ``auth_url``, ``advertiser_id``,
+    ``session_url`` (the T1 session service, default ``https://api.mediamath.com/api/v2.0``),
+    ``ready_net_statuses`` (approval ``net_status`` values that mean ready, default
+    ``["APPROVED"]``), ``not_submitted_after`` (seconds an ``N/A`` approval is waited for,
+    default 300), optional ``audience``, ``realm``, ``api_key`` (legacy login) and ``api_version``.
 
     :param conn_id: the Airflow connection; ``mediamath_default`` when omitted.
     """
@@ -182,7 +228,7 @@ class MediaMathHook(CreativePlatformHook):
     hook_name = "MediaMath"
 
     platform: ClassVar[str] = "mediamath"
-    default_host: ClassVar[str | None] = "https://api.mediamath.com"
+    default_host: ClassVar[str | None] = DEFAULT_HOST
     supports_auth_refresh: ClassVar[bool] = True
     secret_extras: ClassVar[tuple[str, ...]] = ("client_secret", "api_key")
     #: the vendor's rate page: 10 req/s guaranteed, 30 recommended per user.
@@ -196,8 +242,7 @@ class MediaMathHook(CreativePlatformHook):
         max_bytes=200 * 1024 * 1024,
         max_width=10000,
         max_height=10000,
-        max_name_length=255,
-        forbidden_name_chars=FORBIDDEN_FILENAME_CHARS,
+        own_limits=frozenset({"max_bytes", "max_width", "max_height"}),
         type_hint="Native image assets are JPEG, PNG or GIF; video is MP4.",
     )
     #: images go base64 inside JSON: a tighter size guard.
@@ -212,6 +257,8 @@ class MediaMathHook(CreativePlatformHook):
         self._session_expires = 0.0
         #: the clock the token and session expiry is measured on (tests move it).
         self._clock: Callable[[], float] = time.time
+        #: when this hook first saw each creative's approval ``N/A`` (the wait for a submission).
+        self._not_submitted_since: dict[str, float] = {}
 
     # ----------------------------------------------------------------- connection
     @property
@@ -220,7 +267,28 @@ class MediaMathHook(CreativePlatformHook):
 
     @property
     def api_prefix(self) -> str:
+        """``/component_creatives/<version>``, or nothing when the host already ends with it."""
+        if re.search(r"/component_creatives/[^/]+$", self.base_url):
+            return ""
         return f"/component_creatives/{self.api_version}"
+
+    @property
+    def session_url(self) -> str:
+        """The T1 session service (``/session``, ``/login``): extra ``session_url``."""
+        return str(self.extra_field("session_url", default=DEFAULT_SESSION_URL)).rstrip("/")
+
+    @property
+    def ready_net_statuses(self) -> frozenset[str]:
+        """Approval ``net_status`` values that count as ready (extra ``ready_net_statuses``)."""
+        value = self.extra_field("ready_net_statuses", default=DEFAULT_READY_NET_STATUSES)
+        if isinstance(value, str):
+            value = json.loads(value) if value.strip().startswith("[") else value.split(",")
+        return frozenset(str(v).strip().upper() for v in value if str(v).strip())
+
+    @property
+    def not_submitted_after(self) -> float:
+        """Seconds an ``N/A`` approval is waited for (extra ``not_submitted_after``)."""
+        return float(self.extra_field("not_submitted_after", default=DEFAULT_NOT_SUBMITTED_AFTER))
 
     def api_path(self, path: str) -> str:
         return f"{self.api_prefix}/{path.lstrip('/')}"
@@ -341,7 +409,7 @@ class MediaMathHook(CreativePlatformHook):
         response = self.send(
             ApiCall(
                 "GET",
-                "/api/v2.0/session",
+                url=f"{self.session_url}/session",
                 headers={"Authorization": f"Bearer {self._token}"},
                 authenticated=False,
             )
@@ -355,7 +423,7 @@ class MediaMathHook(CreativePlatformHook):
         response = self.send(
             ApiCall(
                 "POST",
-                "/api/v2.0/login",
+                url=f"{self.session_url}/login",
                 params={"api_key": self.extra_field("api_key", required=True)},
                 data={"user": username, "password": password},
                 idempotent=True,
@@ -448,7 +516,8 @@ class MediaMathHook(CreativePlatformHook):
         return normalise(body.get("data") if isinstance(body, dict) else body)
 
     def check_filename(self, filename: str) -> None:
-        """Refuse a file name MediaMath's upload rejects, before any request."""
+        """Refuse a name ``GET /upload/{filename}`` rejects, before the request (derive one
+        with ``video_upload_name`` instead: the hook's own uploads never meet this)."""
         bad = sorted({ch for ch in filename if ch in FORBIDDEN_FILENAME_CHARS})
         if not filename or bad:
             why = f"contains forbidden characters {' '.join(bad)}" if bad else "is empty"
@@ -556,8 +625,7 @@ class MediaMathHook(CreativePlatformHook):
                 document = {**document, "assets": json.dumps(assets)}
             return self._data(self.request("POST", path, json=document, idempotent=idempotent))
         creative = self._inspect(image, self.image_rules)
-        filename = image_filename or creative.name
-        self.check_filename(filename)
+        filename = image_filename or creative.upload_name
         new = {"encoded_image_file": PAYLOAD, "image_filename": filename}
         document = {**document, "assets": json.dumps([*(assets or []), new], separators=(",", ":"))}
 
@@ -666,8 +734,7 @@ class MediaMathHook(CreativePlatformHook):
         file, the vendor's documented form) or as JSON with the base64 image
         (``encoding="base64"``, ``encoded_image_file`` + ``image_filename``)."""
         creative = self._inspect(file, self.image_rules)
-        name = filename or creative.name
-        self.check_filename(name)
+        name = filename or creative.upload_name
         owner = self._owner(advertiser_id, creative_ids)
         if encoding == "base64":
             document = {"component_id": int(component_id), "encoded_image_file": PAYLOAD, "image_filename": name}
@@ -728,8 +795,7 @@ class MediaMathHook(CreativePlatformHook):
         if value is not None:
             return self._data(self.request("POST", path, json={"asset_value": value}, idempotent=True))
         creative = self._inspect(file, self.image_rules)  # type: ignore[arg-type]
-        self.check_filename(creative.name)
-        return self._post_form(path, [], creative, creative.name, idempotent=True)
+        return self._post_form(path, [], creative, creative.upload_name, idempotent=True)
 
     # ----------------------------------------------------------------- video
     def get_upload_url(self, filename: str) -> str:
@@ -750,7 +816,8 @@ class MediaMathHook(CreativePlatformHook):
         """Request a presigned URL and PUT the file at once; return the bare URL.
 
         The URL lives 60 s, so it is requested immediately before the PUT, and requested
-        again when S3 refuses it as expired.
+        again when S3 refuses it as expired. Uploaded under ``filename`` when given, else under
+        ``video_upload_name`` (no character the upload path forbids).
         """
         creative = self._inspect(file)
         if creative.kind != "video":
@@ -760,8 +827,7 @@ class MediaMathHook(CreativePlatformHook):
                 rule="type",
                 platform=self.platform,
             )
-        name = filename or creative.name
-        self.check_filename(name)
+        name = video_upload_name(creative) if filename is None else filename
         for attempt in range(1, max_url_attempts + 1):
             url = self.get_upload_url(name)
             try:
@@ -854,15 +920,20 @@ class MediaMathHook(CreativePlatformHook):
             for item in self._data(response) or []:
                 by_id[str(item.get("atomic_creative_id"))] = item
         statuses: dict[str, AssetStatus] = {}
+        ready = self.ready_net_statuses
         for remote_id in remote_ids:
             item = by_id.get(str(remote_id))
             raw = str(item.get("net_status") or "").upper() if item else None
-            if raw == "APPROVED":
+            if raw != NOT_SUBMITTED_NET_STATUS:
+                self._not_submitted_since.pop(str(remote_id), None)
+            if raw in ready:
                 state, reason = AssetStatus.READY, None
             elif raw == "REJECTED":
                 reasons = self._source_reasons(item.get("sources")) if item else []
                 state, reason = AssetStatus.REJECTED, "; ".join(reasons) or "rejected by the supply sources"
-            else:  # PENDING, N/A (not submitted yet) or missing
+            elif raw == NOT_SUBMITTED_NET_STATUS:
+                state, reason = self._not_submitted(str(remote_id))
+            else:  # PENDING, a value outside ready_net_statuses, or missing
                 state, reason = AssetStatus.PENDING, None
             statuses[remote_id] = AssetStatus(
                 remote_id=remote_id,
@@ -872,6 +943,18 @@ class MediaMathHook(CreativePlatformHook):
                 details={"sources": item.get("sources")} if item and item.get("sources") else {},
             )
         return statuses
+
+    def _not_submitted(self, remote_id: str) -> tuple[str, str]:
+        """``N/A``: pending while ``not_submitted_after`` runs, then ``not_submitted`` (terminal)."""
+        now = self._clock()
+        since = self._not_submitted_since.setdefault(remote_id, now)
+        waited = now - since
+        if waited < self.not_submitted_after:
+            return AssetStatus.PENDING, "approval N/A: not submitted for approval yet"
+        return AssetStatus.NOT_SUBMITTED, (
+            f"not submitted for approval: creative {remote_id}'s approval stayed N/A for {waited:.0f} s (extra "
+            f"not_submitted_after of connection {self.conn_id!r}); submit it in MediaMath, the next run looks again"
+        )
 
     # ----------------------------------------------------------------- platform surface
     def find_creative(self, external_identifier: str, advertiser_id: int | str | None = None) -> dict | None:
@@ -921,7 +1004,6 @@ class MediaMathHook(CreativePlatformHook):
         advertiser = self.advertiser(advertiser_id)
         mark = external_identifier_for(creative)
         name = creative_name or creative.name
-        self.check_filename(creative.name)
         existing = self.find_creative(mark, advertiser) if resume else None
         if existing is not None:
             self.log.info(
@@ -962,8 +1044,10 @@ class MediaMathHook(CreativePlatformHook):
             added = True
         return self.get_creative(creative_id) if added else current
 
+    @content_warnings
     def submit(self, creative: Creative, *, resume: bool = False, previous_id: str | None = None) -> RemoteAsset:
-        """Create a native creative carrying the file (an image by base64, a video by presigned PUT)."""
+        """Create a native creative carrying the file (an image by base64, a video by presigned PUT),
+        named after the original file name."""
         made = self.create_native_creative(creative, resume=resume)
         return self._remote(made)
 
@@ -973,4 +1057,4 @@ class MediaMathHook(CreativePlatformHook):
         return f"{self.hook_name}: authenticated; {len(components)} components (API {self.get_version()})"
 
 
-__all__ = ["MediaMathHook", "bare_url", "external_identifier_for", "normalise"]
+__all__ = ["MediaMathHook", "bare_url", "external_identifier_for", "normalise", "video_upload_name"]

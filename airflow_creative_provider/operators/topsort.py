@@ -12,7 +12,6 @@ from functools import cached_property
 from typing import Any
 
 from airflow_creative_provider.creative import PlatformRules
-from airflow_creative_provider.hooks.base import RemoteAsset
 from airflow_creative_provider.hooks.topsort import TopsortHook
 from airflow_creative_provider.operators.base import CreativePlatformOperator
 
@@ -110,10 +109,7 @@ class TopsortUploadAssetOperator(_TopsortOperator):
             metadata=_none_if_empty(self.metadata),
         )
         if asset.abandoned_ids:
-            self.log.warning(
-                "Topsort: abandoned asset(s) %s (upload window expired); they stay in pending_upload",
-                ", ".join(asset.abandoned_ids),
-            )
+            self.log.warning("Topsort: %s", self.hook.leftover_message(asset.abandoned_ids))
         self.log.info("Topsort: %s is asset %s (%s)", creative.key, asset.remote_id, asset.raw_state)
         context["ti"].xcom_push(key="asset", value=asset.to_dict())
         return asset.remote_id
@@ -188,13 +184,8 @@ class TopsortCreateExternalAssetOperator(_TopsortOperator):
             collection_ids=_none_if_empty(self.collection_ids),
             metadata=self.hook.content_metadata(self.hook.external_key(url), _none_if_empty(self.metadata)),
         )
-        status = self.hook.asset_status(created)
-        asset = RemoteAsset(
-            remote_id=str(created["id"]),
-            state=status.state,
-            raw_state=status.raw_state,
-            details={"name": created.get("name"), "mimetype": created.get("mimetype"), "isExternal": True},
-        )
+        # The initial state of an external asset is undocumented: read it from Topsort, never assume it.
+        asset = self.hook.read_back(str(created["id"]))
         self.log.info("Topsort: created external asset %s (%s)", asset.remote_id, asset.raw_state)
         context["ti"].xcom_push(key="asset", value=asset.to_dict())
         return asset.remote_id

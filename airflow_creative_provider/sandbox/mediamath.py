@@ -16,11 +16,13 @@ What it enforces (the contract's checklist):
 * an update with ``assets`` replaces every asset except the ``{asset_id}`` ones listed;
 * ``POST /assets`` needs ``advertiser_id`` or ``creative_ids`` (one advertiser), JSON or
   multipart; a Video asset's value must be the bare URL of an uploaded object;
-* ``/upload/{filename}`` refuses forbidden characters and presigns a PUT that expires after
+* ``/upload/{filename}`` refuses the seed's forbidden characters (there only: image and subtitle
+  file names in JSON bodies take any character) and presigns a PUT that expires after
   60 s (``store("mediamath")["upload_ttl"]``);
 * approvals take at most 50 ids, move PENDING -> APPROVED or REJECTED after the configured
   processing speed (``state.forced_outcome("mediamath", creative_name)`` forces ``rejected``
-  with a reason, or ``pending``), and answer N/A for unknown ids;
+  with a reason, ``pending``, or ``not_submitted``: the approval stays ``N/A``, as for a
+  creative nobody submitted), and answer N/A for unknown ids;
 * 404 ``Creative not found``; injected faults answer in the ``{meta}`` error shape.
 """
 
@@ -172,7 +174,15 @@ def _creative_view(db: dict[str, Any], creative: dict[str, Any]) -> dict[str, An
     return view
 
 
+def _required_name(name: Any, param: str) -> str:
+    """A file name in a JSON body: required; the seed documents no character limit there."""
+    if not isinstance(name, str) or not name:
+        raise _Refused(invalid(param, "required"))
+    return name
+
+
 def _check_filename(name: Any, param: str, location: str = "body") -> str:
+    """The ``/upload/{filename}`` path: the seed forbids ``{}^/`[]~<>|#%'"`` there only."""
     if not isinstance(name, str) or not name:
         raise _Refused(invalid(param, "required", location=location))
     bad = sorted({ch for ch in name if ch in FORBIDDEN})
@@ -202,7 +212,7 @@ def _image_asset(
 ) -> dict[str, Any]:
     from PIL import Image, UnidentifiedImageError
 
-    _check_filename(filename, "image_filename")
+    _required_name(filename, "image_filename")
     try:
         with Image.open(io.BytesIO(content)) as image:
             width, height = image.size
@@ -301,7 +311,7 @@ def _parse_assets(state: SandboxState, request: Request, db: dict[str, Any], raw
             ids.append(asset["asset_id"])
         elif "encoded_subtitle_file" in item:
             content = _decode_base64(item["encoded_subtitle_file"], "encoded_subtitle_file")
-            name = _check_filename(item.get("subtitle_filename"), "subtitle_filename")
+            name = _required_name(item.get("subtitle_filename"), "subtitle_filename")
             url = _store_object(state, request, name, content)
             asset = _new_asset(
                 state,
@@ -592,7 +602,9 @@ def build_router(state: SandboxState) -> APIRouter:
         if creative["_approval"] == "PENDING" and state.poll_job(PLATFORM, str(creative_id)):
             outcome = state.forced_outcome(PLATFORM, creative["creative_name"])
             wanted = (outcome.outcome if outcome else "approved").lower()
-            if wanted.startswith("reject"):
+            if wanted == "not_submitted":
+                creative["_approval"] = "N/A"
+            elif wanted.startswith("reject"):
                 creative["_approval"] = "REJECTED"
                 creative["_reason"] = (outcome.reason if outcome else "") or "Creative does not meet the guidelines"
             elif wanted != "pending":
@@ -858,6 +870,7 @@ def connection(state: SandboxState) -> ConnectionSpec:
             "client_id": CLIENT_ID,
             "client_secret": CLIENT_SECRET,
             "auth_url": f"{base}/oauth/token",
+            "session_url": f"{base}/api/v2.0",
             "advertiser_id": str(DEFAULT_ADVERTISER),
         },
     )

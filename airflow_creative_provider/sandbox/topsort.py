@@ -249,6 +249,8 @@ def build_router(state: SandboxState) -> APIRouter:
         """Move the asset along its states as a read observes it."""
         if asset["status"] == "pending_upload":
             if asset["isExternal"]:
+                # Assumption: the docs leave an external asset's states unconfirmed; the sandbox
+                # passes it through pending_approval to approved (``state.outcomes`` can force others).
                 asset["verdict"] = "approved"
             elif uploaded(asset):
                 asset["verdict"] = verdict(asset)

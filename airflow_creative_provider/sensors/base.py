@@ -18,6 +18,10 @@ from airflow_creative_provider.triggers.base import AssetStatusTrigger
 class CreativeAssetSensor(BaseSensorOperator):
     """Wait until every asset in ``remote_ids`` reached the platform's ready state.
 
+    An asset the platform holds but nobody submitted for approval (``not_submitted``, e.g.
+    MediaMath's ``N/A`` after the connection's ``not_submitted_after``) ends the wait too, with
+    a warning naming it: nothing would change by waiting longer.
+
     Fails with the platform's reasons as soon as an asset is rejected (unless
     ``fail_on_rejected`` is False); on timeout, the message lists what is still pending.
     Returns ``{remote_id: status}`` (pushed to XCom).
@@ -74,12 +78,15 @@ class CreativeAssetSensor(BaseSensorOperator):
         for remote_id, status in statuses.items():
             for warning in status.get("warnings") or ():
                 self.log.warning("%s %s: %s", self.hook_class.hook_name, remote_id, warning)
-        return all(s["state"] in (AssetStatus.READY, AssetStatus.REJECTED) for s in statuses.values())
+        for remote_id, status in statuses.items():
+            if status["state"] == AssetStatus.NOT_SUBMITTED:
+                self.log.warning("%s %s: %s", self.hook_class.hook_name, remote_id, status.get("reason"))
+        return all(s["state"] in AssetStatus.TERMINAL for s in statuses.values())
 
     def poke(self, context: Any) -> bool:
         statuses = {i: s.to_dict() for i, s in self.hook.get_status(self.ids).items()}
         self._last = statuses
-        pending = [i for i, s in statuses.items() if s["state"] not in (AssetStatus.READY, AssetStatus.REJECTED)]
+        pending = [i for i, s in statuses.items() if s["state"] not in AssetStatus.TERMINAL]
         self.log.info("%d of %d assets finished; pending: %s", len(statuses) - len(pending), len(statuses), pending)
         return self._evaluate(statuses)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import time
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from airflow_creative_provider.hooks.mediamath import (
     bare_url,
     external_identifier_for,
     normalise,
+    video_upload_name,
 )
 from airflow_creative_provider.sandbox import mediamath as sandbox
 from airflow_creative_provider.sandbox.state import Outcome, ProcessingSpeed
@@ -322,7 +324,7 @@ def test_video_upload_put_then_bare_url_as_video_asset(mm, hook, video):
     asset = hook.create_video_asset(video)
     assert asset["component_id"] == 11
     url = asset["video_url"]
-    assert "?" not in url and url.endswith("_clip.mp4")
+    assert "?" not in url and url.endswith(f"_{video_upload_name(Creative.inspect(video))}")
     key = url.split("/sandbox-mediamath/")[1]
     assert mm.state.s3.get("mediamath", key) == video.read_bytes()
     (put,) = mm.journal(platform="mediamath", method="PUT")
@@ -392,15 +394,76 @@ def test_oversize_image_refused_before_any_request(mm, hook, image, monkeypatch)
     assert mm.journal(platform="mediamath") == []
 
 
-def test_forbidden_file_names_refused_before_any_request(mm, hook, tmp_path):
-    bad = make_png(tmp_path / "bad#name.png")
-    with pytest.raises(CreativeRefused) as info:
-        hook.create_native_creative(bad)
-    assert info.value.rule == "name"
+def test_forbidden_characters_only_matter_for_the_video_upload_path(mm, hook, tmp_path):
+    # Images go as base64 in JSON: any image_filename, the original name is the creative's name.
+    awkward = make_png(tmp_path / "Q3 #launch [final].png")
+    made = hook.create_native_creative(awkward)
+    assert made["creative_name"] == "Q3 #launch [final].png"
+    assert made["assets"][0]["image_filename"] == "Q3 #launch [final].png"
+    # Videos upload under a safe derived name; the creative keeps the original one.
+    clip = make_mp4(tmp_path / "rentrée — 30% off {v2}.mp4")
+    made = hook.create_native_creative(clip)
+    assert made["creative_name"] == "rentrée — 30% off {v2}.mp4"
+    [upload] = api_calls(mm, "GET", "/upload/")
+    derived = video_upload_name(Creative.inspect(clip))
+    assert upload["path"] == f"{API}/upload/{derived}" and upload["status"] == 200
+    assert re.fullmatch(r"rentree_30_off_v2_[0-9a-f]{8}\.mp4", derived)
+    # The raw call still refuses what the path forbids, before any request.
     for name in ("a{b}.mp4", "back`tick.mp4", "quote'.mp4", "per%cent.mp4", "sl\\ash.mp4"):
         with pytest.raises(CreativeRefused, match="forbidden"):
             hook.get_upload_url(name)
-    assert mm.journal(platform="mediamath") == []
+    assert len(api_calls(mm, "GET", "/upload/")) == 1
+
+
+def test_default_host_is_the_seed_production_base_and_the_session_has_its_own_url(mm, monkeypatch):
+    assert MediaMathHook.default_host == "https://t1.mediamath.com/component_creatives/v1.0"
+    conn = mm.connections()["mediamath_default"]
+    base = conn["host"]
+    assert conn["extra"]["session_url"] == f"{base}/api/v2.0"
+    # A host shaped like the seed's base (with the API path) and a session service elsewhere.
+    conn["host"] = f"{base}{API}"
+    monkeypatch.setenv("AIRFLOW_CONN_MEDIAMATH_SEED", json.dumps(conn))
+    hook = MediaMathHook("mediamath_seed")
+    assert len(hook.list_components()) == len(sandbox.COMPONENTS)
+    assert [e["status"] for e in mm.journal(platform="mediamath", path="^/api/v2.0/session$")] == [200]
+    assert [e["path"] for e in api_calls(mm, "GET", "/components")] == [f"{API}/components"]
+    conn["extra"].pop("session_url")
+    monkeypatch.setenv("AIRFLOW_CONN_MEDIAMATH_NOSESSION", json.dumps(conn))
+    assert MediaMathHook("mediamath_nosession").session_url == "https://api.mediamath.com/api/v2.0"
+
+
+def test_not_submitted_ends_after_a_bounded_wait(mm, hook, image):
+    mm.state.outcomes.append(Outcome("mediamath", "nobody*", "not_submitted"))
+    made = hook.create_native_creative(image, creative_name="nobody submits this")
+    remote = str(made["atomic_creative_id"])
+    now = [1000.0]
+    hook._clock = lambda: now[0]
+    first = hook.get_status([remote])[remote]
+    assert (first.state, first.raw_state) == (AssetStatus.PENDING, "N/A") and not first.is_terminal
+    now[0] += hook.not_submitted_after - 1
+    assert hook.get_status([remote])[remote].state == AssetStatus.PENDING
+    now[0] += 1
+    last = hook.get_status([remote])[remote]
+    assert last.state == AssetStatus.NOT_SUBMITTED and last.is_terminal and last.raw_state == "N/A"
+    assert last.reason.startswith("not submitted for approval")
+
+
+def test_ready_net_statuses_are_configurable(mm, monkeypatch, image):
+    conn = mm.connections()["mediamath_default"]
+    conn["extra"]["ready_net_statuses"] = "APPROVED,PENDING"
+    monkeypatch.setenv("AIRFLOW_CONN_MEDIAMATH_EAGER", json.dumps(conn))
+    mm.state.outcomes.append(Outcome("mediamath", "*", "pending"))
+    eager = MediaMathHook("mediamath_eager")
+    remote = str(eager.create_native_creative(image)["atomic_creative_id"])
+    assert eager.get_status([remote])[remote].state == AssetStatus.READY
+    assert MediaMathHook().get_status([remote])[remote].state == AssetStatus.PENDING
+    assert MediaMathHook().ready_net_statuses == {"APPROVED"}
+
+
+def test_project_guards_say_they_are_ours(hook, tmp_path):
+    big = make_png(tmp_path / "wide.png", size=(10001, 10))
+    with pytest.raises(CreativeRefused, match="a guard of this project, not a limit mediamath documents"):
+        hook.submit(Creative.inspect(big))
 
 
 # ----------------------------------------------------------------------------- approvals / status

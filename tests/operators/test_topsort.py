@@ -83,8 +83,11 @@ def test_retried_try_finds_the_asset_of_the_first(sandbox, tmp_path):
 
 
 def test_first_try_does_not_pay_for_a_lookup(sandbox, tmp_path):
-    TopsortUploadAssetOperator(task_id="u", file_path=str(png(tmp_path))).execute({"ti": RecordingTI()})
-    assert not sandbox.journal(platform=PLATFORM, method="GET")
+    asset_id = TopsortUploadAssetOperator(task_id="u", file_path=str(png(tmp_path))).execute({"ti": RecordingTI()})
+    # No list lookup; only the one read-back of the asset just made, for its real state.
+    assert [e["path"] for e in sandbox.journal(platform=PLATFORM, method="GET")] == [
+        f"/public/v1/assets/asset/{asset_id}"
+    ]
 
 
 def test_expired_form_pushes_the_abandoned_id(sandbox, tmp_path):
@@ -124,7 +127,10 @@ def test_external_asset_and_its_retry(sandbox):
     ti = RecordingTI()
     asset_id = TopsortCreateExternalAssetOperator(mimetype="image/png", **kwargs).execute({"ti": ti})
     [stored] = assets(sandbox)
-    assert stored["id"] == asset_id and stored["isExternal"] and ti.xcom["asset"]["raw_state"] == "pending_upload"
+    assert stored["id"] == asset_id and stored["isExternal"]
+    # The state comes from Topsort (read back once), not from the create answer or an assumption.
+    assert ti.xcom["asset"]["raw_state"] == stored["status"] == "pending_approval"
+    assert ti.xcom["asset"]["details"]["isExternal"] is True
     again = TopsortCreateExternalAssetOperator(**kwargs).execute({"ti": RecordingTI(try_number=3)})
     assert again == asset_id and len(creates(sandbox)) == 1
     other = TopsortCreateExternalAssetOperator(**{**kwargs, "external_url": "https://cdn.example.com/c.png"})

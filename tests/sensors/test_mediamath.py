@@ -78,3 +78,24 @@ def test_timeout_event_lists_pending():
 
 def test_deferrable_defaults_to_airflow_setting(monkeypatch):
     assert MediaMathApprovalSensor(task_id="s", atomic_creative_ids=1).deferrable is False
+
+
+def test_not_submitted_ends_the_wait_with_a_clear_state(mm, monkeypatch):
+    import json
+
+    conn = mm.connections()["mediamath_default"]
+    conn["extra"]["not_submitted_after"] = "0"
+    monkeypatch.setenv("AIRFLOW_CONN_MEDIAMATH_NOWAIT", json.dumps(conn))
+    mm.state.outcomes.append(Outcome("mediamath", "draft", "not_submitted"))
+    creative = make("draft")
+    sensor = MediaMathApprovalSensor(
+        task_id="s",
+        atomic_creative_ids=creative,
+        conn_id="mediamath_nowait",
+        poke_interval=0.01,
+        timeout=30,
+        deferrable=False,
+    )
+    result = sensor.execute({})
+    assert result[creative]["state"] == "not_submitted" and result[creative]["raw_state"] == "N/A"
+    assert result[creative]["reason"].startswith("not submitted for approval")

@@ -67,3 +67,16 @@ async def test_run_survives_429_with_retry_after(mm):
     event = await anext(MediaMathApprovalTrigger(conn_id=None, remote_ids=[one], poll_interval=0.01).run())
     assert event.payload["status"] == "done"
     assert [e["status"] for e in mm.journal(platform="mediamath", path="/approvals")] == [429, 200]
+
+
+async def test_run_ends_on_not_submitted_instead_of_the_timeout(mm, monkeypatch):
+    conn = mm.connections()["mediamath_default"]
+    conn["extra"]["not_submitted_after"] = "0"
+    monkeypatch.setenv("AIRFLOW_CONN_MEDIAMATH_NOWAIT", json.dumps(conn))
+    mm.state.outcomes.append(Outcome("mediamath", "draft", "not_submitted"))
+    draft = str(MediaMathHook().create_creative("draft")["atomic_creative_id"])
+    trigger = MediaMathApprovalTrigger(conn_id="mediamath_nowait", remote_ids=[draft], poll_interval=0.01, timeout=60)
+    event = await anext(trigger.run())
+    assert event.payload["status"] == "done"
+    assert event.payload["assets"][draft]["state"] == "not_submitted"
+    assert "not submitted for approval" in event.payload["assets"][draft]["reason"]
