@@ -129,6 +129,19 @@ def app_icon() -> Image.Image:
     return image
 
 
+def name_card(caption: str, color: Color) -> Image.Image:
+    """200x200 card for the files whose names are awkward (each a distinct content)."""
+    image = Image.new("RGB", (200, 200), color)
+    draw = ImageDraw.Draw(image)
+    draw.rounded_rectangle((16, 16, 184, 184), radius=24, fill=WHITE)
+    centered_text(draw, (100, 100), caption, 36, NAVY)
+    return image
+
+
+#: a 250-character file name: no platform may refuse it for its length.
+LONG_NAME = ("back_to_school_campaign_" * 11)[:246] + ".png"
+
+
 def medium_rectangle_frames() -> list[Image.Image]:
     """300x250 IAB medium rectangle, animated over four frames."""
     frames = []
@@ -245,6 +258,11 @@ def build() -> dict[str, bytes]:
         "video/story_360x640.mov": video(360, 640, 2.0, 24, "mov"),
         # the same content under another name: sent once, reported as an alias
         "archive/new_arrivals_copy.png": square,
+        # names a platform could choke on: sent everywhere their content is accepted, names derived
+        "names/rentrée — 30% off.png": png(name_card("-30%", CORAL)),
+        "names/Q3 #launch [final].jpg": jpeg(name_card("Q3", TEAL)),
+        f"names/{LONG_NAME}": png(name_card("B2S", GOLD)),
+        "names/photo.jpeg": jpeg(name_card("PHOTO", SKY_TOP)),
         # must be refused, never sent
         "bad/empty.png": b"",
         "bad/truncated_banner.jpg": banner[: len(banner) // 3],
@@ -253,7 +271,8 @@ def build() -> dict[str, bytes]:
         "bad/campaign_brief.txt": BRIEF.encode(),
         "bad/media_kit.pdf": MINIMAL_PDF,
         "bad/truncated_teaser.mp4": teaser[: len(teaser) // 2],
-        "bad/summer#sale.png": png(summer_sale_square()),  # '#' is forbidden in MediaMath upload names
+        # '#' is refused by a name rule a user opts into (forbidden_name_chars); platforms derive names
+        "bad/summer#sale.png": png(summer_sale_square()),
         # must be skipped by the listing (hidden, temporary, partial download)
         ".DS_Store": DS_STORE,
         "banners/._summer_sale_1200x628.jpg": APPLE_DOUBLE,

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from airflow_creative_provider import PLATFORMS
 from airflow_creative_provider.creative import Creative, PlatformRules
+from airflow_creative_provider.sync.rules import rules_for
 
 REPO = Path(__file__).resolve().parent.parent
 CREATIVES = REPO / "examples" / "creatives"
@@ -35,12 +37,22 @@ BAD = {
     "bad/empty.png": "empty",
     "bad/truncated_banner.jpg": "corrupt",
     "bad/truncated_teaser.mp4": "corrupt",
-    "bad/jpeg_named_as.png": "type",
     "bad/text_named_as.jpg": "type",
     "bad/campaign_brief.txt": "type",
     "bad/media_kit.pdf": "type",
     "bad/summer#sale.png": "name",
 }
+
+# awkward names (issue 12 §2): every platform's own rules accept them (the hooks derive names)
+AWKWARD = {
+    "names/rentrée — 30% off.png": "image/png",
+    "names/Q3 #launch [final].jpg": "image/jpeg",
+    f"names/{'back_to_school_campaign_' * 11}"[:252] + ".png": "image/png",
+    "names/photo.jpeg": "image/jpeg",
+}
+
+# accepted with a warning: sent with the content's real type under a matching name
+WARNED = {"bad/jpeg_named_as.png": "image/jpeg"}
 
 # hidden files, Office lock files and partial downloads a source listing must skip
 SKIPPED = (
@@ -63,7 +75,7 @@ def committed_files() -> dict[str, Path]:
 
 def test_folder_holds_exactly_the_expected_files_and_stays_small():
     files = committed_files()
-    assert set(files) == set(GOOD) | set(BAD) | set(SKIPPED)
+    assert set(files) == set(GOOD) | set(BAD) | set(SKIPPED) | set(AWKWARD) | set(WARNED)
     assert sum(p.stat().st_size for p in files.values()) < 3 * 1024 * 1024
 
 
@@ -96,6 +108,23 @@ def test_bad_files_are_refused(key):
     refusals = ANY_MEDIA.check(creative)
     assert [r.rule for r in refusals] == [BAD[key]]
     assert refusals[0].file == key and key in refusals[0].message
+
+
+@pytest.mark.parametrize("key", sorted(AWKWARD))
+@pytest.mark.parametrize("platform", list(PLATFORMS))
+def test_awkward_names_pass_every_platforms_rules(key, platform):
+    creative = Creative.inspect(CREATIVES / key, key=key)
+    assert creative.mimetype == AWKWARD[key] and creative.error is None
+    assert rules_for(platform).check(creative) == [], (platform, key)
+    assert len(creative.name) <= 250
+
+
+def test_content_unlike_its_name_is_accepted_with_a_warning():
+    for key, mimetype in WARNED.items():
+        creative = Creative.inspect(CREATIVES / key, key=key)
+        assert ANY_MEDIA.check(creative) == [] and creative.mimetype == mimetype
+        assert ANY_MEDIA.warnings(creative) == [creative.content_warning]
+        assert creative.upload_name == "jpeg_named_as.jpg"
 
 
 def test_bad_files_are_flagged_by_inspect_itself():

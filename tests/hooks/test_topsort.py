@@ -386,6 +386,26 @@ def test_upload_after_30_minutes_is_refused_as_expired(hook, sandbox, tmp_path, 
         assert secret not in str(info.value) and secret not in caplog.text
 
 
+@pytest.mark.parametrize("fault", ["lost_create", "expired_form", "earlier_crash"])
+def test_leftover_assets_are_listed_for_the_ledger_and_the_report(hook, sandbox, tmp_path, fault):
+    """Topsort cannot finish a pending_upload asset (no upload form is re-issued), so no leftover is
+    reused: every one is named in the asset's warnings, which the ledger and the report carry."""
+    creative = Creative.inspect(make_image(tmp_path))
+    if fault == "lost_create":
+        sandbox.state.faults.add("drop_after", platform=PLATFORM, method="POST", path=CREATE)
+    elif fault == "expired_form":
+        sandbox.state.faults.add("expire_url", platform=PLATFORM, path="^/s3/")
+    else:  # a crash between create and upload, twice
+        for _ in range(2):
+            hook.create_asset(creative.name, creative.mimetype, metadata=hook.content_metadata(creative.sha256))
+    asset = hook.submit(creative, resume=fault == "earlier_crash")
+    leftovers = {a["id"] for a in assets_on_platform(sandbox) if a["status"] == "pending_upload"}
+    assert leftovers and set(asset.abandoned_ids) == leftovers
+    [warning] = [w for w in asset.warnings if "left over" in w]
+    assert all(i in warning for i in leftovers) and "delete them in Topsort" in warning
+    assert wait_ready(hook, asset.remote_id).state == AssetStatus.READY
+
+
 # ------------------------------------------------------------------ idempotency
 def test_retried_task_after_create_finds_its_asset(hook, sandbox, tmp_path):
     creative = Creative.inspect(make_image(tmp_path))
