@@ -438,7 +438,10 @@ def test_rules_refuse_empty_and_corrupt(hook, sandbox, tmp_path):
 def test_rules_refuse_oversize_by_connection_limit(sandbox, monkeypatch, tmp_path):
     path = image(tmp_path, size=(100, 100))
     set_conn(monkeypatch, sandbox, "dp_small", extra={"max_file_bytes": str(path.stat().st_size - 1)})
-    _assert_refused(DeltaProjectsHook("dp_small"), sandbox, path, "size", str(path.stat().st_size - 1))
+    refusal = _assert_refused(DeltaProjectsHook("dp_small"), sandbox, path, "size", str(path.stat().st_size - 1))
+    # Delta documents no size limit: the message says the limit is this project's guard and how to raise it.
+    assert "a guard of this project, not a limit delta_projects documents" in str(refusal)
+    assert "max_file_bytes" in str(refusal)
     assert DeltaProjectsHook().max_file_bytes == 10 * 1024 * 1024
 
 

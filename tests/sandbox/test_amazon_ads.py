@@ -249,6 +249,30 @@ def test_upload_location_accepts_both_spellings_and_needs_an_extension(client):
     assert client.post("/assets/upload", b"", UPLOAD).status_code == 400
 
 
+@pytest.mark.parametrize("only", ["fileName", "filename"])
+def test_upload_location_can_accept_one_spelling_and_names_it_when_missing(client, only):
+    sb.configure(client.server.state, upload_name_field=only)
+    other = "filename" if only == "fileName" else "fileName"
+    refused = client.post("/assets/upload", {other: "logo.png"}, UPLOAD)
+    assert refused.status_code == 400 and refused.json()["message"] == f"{only} is required"
+    assert client.post("/assets/upload", {only: "logo.png"}, UPLOAD).status_code == 200
+
+
+def test_register_refuses_a_jpeg_upload_name_outside_the_documented_pattern(client):
+    # OpenAPI pattern [\w]+\.jpg|png|mp4|mov|wmv|avi: no jpeg; the seed says such errors come later.
+    url = client.upload("photo.jpeg", png_bytes(), "image/jpeg")
+    response = client.register(url)
+    assert response.status_code == 400 and "pattern" in response.json()["message"]
+    assert client.register(client.upload("photo.jpg", png_bytes(), "image/jpeg")).status_code == 200
+
+
+def test_register_checks_the_registration_context_shape(client):
+    good = {"associatedPrograms": [{"programName": "AMAZON_DSP", "metadata": {"dspAdvertiserId": "1"}}]}
+    assert client.register(client.upload("a.png", png_bytes("red"), "image/png"), registrationContext=good).ok
+    bad = client.register(client.upload("b.png", png_bytes("blue"), "image/png"), registrationContext={"x": 1})
+    assert bad.status_code == 400 and "registrationContext" in bad.json()["message"]
+
+
 def test_presigned_put_checks_content_type_method_and_expiry(client):
     url = client.post("/assets/upload", {"fileName": "logo.png"}, UPLOAD).json()["url"]
     wrong_type = client.http.put(url, data=png_bytes(), headers={"Content-Type": "image/jpeg"})

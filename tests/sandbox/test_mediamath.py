@@ -311,6 +311,21 @@ def test_approvals_limits_and_states(mm, client):
     assert second[str(bad)]["sources"]["sharethrough"] == {"status": "REJECTED", "reason": "Landing page broken"}
 
 
+def test_a_creative_nobody_submits_stays_not_applicable(mm, client):
+    mm.state.speeds["mediamath"] = ProcessingSpeed(polls=1, seconds=None)
+    mm.state.outcomes.append(Outcome("mediamath", "draft-*", "not_submitted"))
+    draft = creative(client, "draft-1")["atomic_creative_id"]
+    for _ in range(3):
+        [item] = client.api("GET", "/approvals", params={"atomic_creative_ids": str(draft)}).json()["data"]
+        assert item["net_status"] == "N/A"
+
+
+def test_upload_path_alone_refuses_the_forbidden_characters(mm, client):
+    refused = client.api("GET", "/upload/a%23b.mp4")
+    assert_validation(refused, "filename")
+    assert client.api("GET", "/upload/q3_launch_final_1a2b3c4d.mp4").ok
+
+
 # ----------------------------------------------------------------------------- faults, misc
 def test_faults_use_the_meta_error_shape(mm, client):
     mm.state.faults.add("status", platform="mediamath", path="/components", status=429, retry_after=3)
