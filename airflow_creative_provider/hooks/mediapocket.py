@@ -748,7 +748,8 @@ class MediaPocketHook(CreativePlatformHook):
                     AssetStatus.REJECTED,
                     media_type,
                     f"asset {remote_id} is {what} {age:.0f} s after its last change (timeout "
-                    f"{self.processing_timeout:.0f} s): MediaPocket probably could not fetch the media "
+                    f"{self.processing_timeout:.0f} s, a guard of this project: MediaPocket documents no failure "
+                    "state; extra processing_timeout): MediaPocket probably could not fetch the media "
                     "URL (unreachable or expired); add the media again or trash the asset",
                     details=details,
                 )

@@ -92,6 +92,8 @@ def test_create_recovers_partial_failure_without_second_asset(sandbox: Any, tmp_
 
 
 def test_add_media_to_an_asset(sandbox: Any, tmp_path: Path) -> None:
+    # Processing ends on the second read at the earliest, however fast the sandbox's fetch is.
+    sandbox.state.speeds[PLATFORM] = ProcessingSpeed(polls=2, seconds=None)
     hook = MediaPocketHook()
     asset = hook.create_asset("Placeholder", external_id="ph-1")
     assert asset["media_type"] == "placeholder"
