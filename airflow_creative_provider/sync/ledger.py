@@ -505,7 +505,8 @@ class Ledger:
         raw_state: str | None = None,
         reason: str | None = None,
     ) -> bool:
-        """Store a polled state; returns whether it changed."""
+        """Store a polled state; returns whether it changed. A poll that gives no reason keeps
+        the recorded one (a warning from the send, e.g. leftover Topsort assets to delete)."""
         with self.begin() as conn:
             result = conn.execute(
                 update(assets_table)
@@ -518,7 +519,7 @@ class Ledger:
                 .values(
                     state=state,
                     raw_state=raw_state,
-                    reason=reason,
+                    reason=reason if reason is not None else assets_table.c.reason,
                     updated_at=time.time(),
                     last_run_id=run_id,
                     state_run_id=run_id,

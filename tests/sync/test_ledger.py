@@ -199,3 +199,15 @@ def test_connection_creative_ledger_overrides(monkeypatch: pytest.MonkeyPatch, t
     assert db.exists() and ledger.get(SHA, "topsort", "vendor-1") is not None
     monkeypatch.setenv("AIRFLOW_CONN_CREATIVE_LEDGER", "postgres://user:s3cr3t-pw@db.example:5432/ledger")
     assert default_url() == "postgresql://user:s3cr3t-pw@db.example:5432/ledger"
+
+
+def test_a_poll_without_reason_keeps_the_warning_recorded_at_send(ledger: Ledger) -> None:
+    intent(ledger)
+    warning = "Topsort assets left over in Topsort without content (pending_upload ...): a-1; delete them in Topsort."
+    ledger.record_sent(SHA, "topsort", "vendor-1", run_id="run-1", remote_id="r-1", state=PROCESSING, reason=warning)
+    assert ledger.record_status(SHA, "topsort", "vendor-1", run_id="run-1", state=READY, raw_state="approved")
+    assert ledger.get(SHA, "topsort", "vendor-1").reason == warning
+    ledger.record_status(
+        SHA, "topsort", "vendor-1", run_id="run-1", state="rejected", raw_state="rejected", reason="no"
+    )
+    assert ledger.get(SHA, "topsort", "vendor-1").reason == "no"
