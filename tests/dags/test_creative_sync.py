@@ -138,6 +138,9 @@ def test_cold_sync_rerun_change_and_duplicate(sync_env, capsys, caplog) -> None:
         else:
             assert row["state"] == "refused", row
             assert key in row["reason"] and row["reason"] == refusal
+    for platform in platforms:  # a JPEG named .png is sent as a JPEG, with a warning the report shows
+        row = rows[("bad/jpeg_named_as.png", platform)]
+        assert row["state"] == "ready" and "sent as image/jpeg" in (row["reason"] or ""), row
     for platform in platforms:  # one create per distinct accepted content: duplicates were sent once
         assert len(_creates(sandbox, platform)) == len(accepted_contents[platform]), platform
     assert report["asset_events"], "ready creatives update Airflow Assets"

@@ -153,6 +153,8 @@ def test_login_then_the_matrix_shows_each_platform_state(page: Any) -> None:
     banner = matrix.locator("tbody tr", has_text=REJECTED_NAME)
     assert banner.locator('td[data-platform="topsort"] .badge').inner_text() == "rejected"
     thumbs = matrix.locator("img.thumb")
+    for index in range(thumbs.count()):  # thumbnails load lazily: bring each into view
+        thumbs.nth(index).scroll_into_view_if_needed()
     page.wait_for_function("() => [...document.images].every(i => i.complete && i.naturalWidth > 0)")
     assert thumbs.count() == matrix.locator("tbody tr").count()
     shot(page, "creatives-page-standalone.png")
