@@ -12,6 +12,8 @@ import dataclasses
 import hashlib
 import os
 import posixpath
+import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import IO, Any
@@ -204,6 +206,13 @@ class Creative:
         elif facts["mimetype"] and facts["mimetype"].startswith("video/"):
             facts.update(_video_facts(path))
         return cls(**facts)
+
+
+def ascii_slug(text: str, fallback: str, limit: int = 80) -> str:
+    """ASCII letters and digits of ``text`` joined by ``_`` (``rentrée — 30% off`` -> ``rentree_30_off``),
+    for upload names a platform restricts; ``fallback`` when nothing is left."""
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^A-Za-z0-9]+", "_", plain).strip("_")[:limit] or fallback
 
 
 def open_binary(path: str) -> IO[bytes]:

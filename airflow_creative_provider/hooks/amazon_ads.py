@@ -50,7 +50,6 @@ import os
 import re
 import threading
 import time
-import unicodedata
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -59,7 +58,7 @@ from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 from xml.etree import ElementTree
 
-from airflow_creative_provider.creative import EXTENSION_BY_MIMETYPE, Creative, PlatformRules, Refusal
+from airflow_creative_provider.creative import EXTENSION_BY_MIMETYPE, Creative, PlatformRules, Refusal, ascii_slug
 from airflow_creative_provider.exceptions import (
     PlatformAuthError,
     PlatformConfigError,
@@ -613,9 +612,7 @@ class AmazonAdsHook(CreativePlatformHook):
         a changed file becomes a new version (Amazon returns the current version for a file name
         it has already seen) and an unchanged one does not.
         """
-        stem = os.path.splitext(creative.name)[0]
-        ascii_stem = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode()
-        slug = re.sub(r"[^A-Za-z0-9]+", "_", ascii_stem).strip("_")[:80] or "asset"
+        slug = ascii_slug(os.path.splitext(creative.name)[0], "asset")
         suffix = creative.sha256[:12] if creative.sha256 else uuid.uuid4().hex[:12]
         ext = EXTENSION_BY_MIMETYPE.get(creative.mimetype or "") or creative.extension
         return f"{slug}_{suffix}{ext}"

@@ -52,12 +52,11 @@ import re
 import secrets
 import threading
 import time
-import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, ClassVar
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from airflow_creative_provider.creative import EXTENSION_BY_MIMETYPE, Creative, PlatformRules
+from airflow_creative_provider.creative import EXTENSION_BY_MIMETYPE, Creative, PlatformRules, ascii_slug
 from airflow_creative_provider.exceptions import (
     CreativeRefused,
     PlatformConfigError,
@@ -188,9 +187,7 @@ def video_upload_name(creative: Creative) -> str:
     file name, a short content hash and the content's extension, so no forbidden character
     can reach the path (``Q3 #launch [final].mp4`` -> ``q3_launch_final_<8 hex>.mp4``). The
     original name stays the creative's name."""
-    stem = os.path.splitext(creative.name)[0]
-    ascii_stem = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^A-Za-z0-9]+", "_", ascii_stem).strip("_").lower()[:80] or "video"
+    slug = ascii_slug(os.path.splitext(creative.name)[0], "video").lower()
     digest = (creative.sha256 or hashlib.sha256(creative.name.encode()).hexdigest())[:8]
     ext = EXTENSION_BY_MIMETYPE.get(creative.mimetype or "") or creative.extension
     return f"{slug}_{digest}{ext}"
