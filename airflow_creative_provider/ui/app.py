@@ -16,6 +16,7 @@ from the platform hook's ``asset_url()`` (only where the vendor documents a URL)
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import math
 import re
@@ -45,6 +46,20 @@ URL_PREFIX = "/creative-sync"
 DAG_ID = "creative_sync"
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
+#: the Swagger UI files the API docs page loads, served from the installed package (no CDN).
+SWAGGER_UI_FILES = {
+    "swagger-ui-bundle.js": "text/javascript",
+    "swagger-ui.css": "text/css",
+    "favicon-32x32.png": "image/png",
+}
+
+
+def swagger_ui_static() -> Path:
+    """The folder of Swagger UI's files in the ``swagger-ui-py`` distribution (found, not imported)."""
+    spec = importlib.util.find_spec("swagger_ui")
+    if spec is None or not spec.submodule_search_locations:
+        raise HTTPException(404, "Swagger UI is not installed (pip install swagger-ui-py)")
+    return Path(next(iter(spec.submodule_search_locations))) / "static"
 
 
 # ---------------------------------------------------------------------------- API models
@@ -478,6 +493,22 @@ def create_app(ledger_url: str | None = None) -> FastAPI:
 
     @app.get("/api/docs", include_in_schema=False)
     def docs(request: Request) -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url=f"{app_base(request)}/api/openapi.json", title="Creative sync API")
+        """Swagger UI from the installed ``swagger-ui-py`` package: no request leaves the deployment."""
+        assets = f"{app_base(request)}/api/docs/assets"
+        return get_swagger_ui_html(
+            openapi_url=f"{app_base(request)}/api/openapi.json",
+            title="Creative sync API",
+            swagger_js_url=f"{assets}/swagger-ui-bundle.js",
+            swagger_css_url=f"{assets}/swagger-ui.css",
+            swagger_favicon_url=f"{assets}/favicon-32x32.png",
+        )
+
+    @app.get("/api/docs/assets/{name}", include_in_schema=False)
+    def docs_asset(name: Annotated[str, PathParam()]) -> Response:
+        if name not in SWAGGER_UI_FILES:
+            raise HTTPException(404, "no such file")
+        return FileResponse(
+            swagger_ui_static() / name, media_type=SWAGGER_UI_FILES[name], headers={"Cache-Control": "max-age=86400"}
+        )
 
     return app
