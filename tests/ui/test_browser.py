@@ -192,3 +192,59 @@ def test_run_history_page(page: Any) -> None:
     assert first.locator('td[data-platform="topsort"] [data-count="rejected"] b').inner_text() == "1"
     assert int(first.locator('td[data-platform="topsort"] [data-count="sent"] b').inner_text()) > 0
     shot(page, "creatives-runs.png")
+
+
+def laptop_page(browser: Any, page: Any, api_server: str) -> Any:
+    """A page of the logged-in user's session in a 1440 x 900 window (a laptop)."""
+    context = browser.new_context(
+        viewport={"width": 1440, "height": 900}, base_url=api_server, storage_state=page.context.storage_state()
+    )
+    laptop = context.new_page()
+    laptop.set_default_timeout(30_000)
+    return laptop
+
+
+MATRIX_OVERFLOW = """() => {  // horizontal overflow of the Creatives page, in px
+  const wrap = document.querySelector('.table-wrap');
+  const root = document.documentElement;
+  const heads = [...document.querySelectorAll('#matrix th[data-platform]')];
+  return {columns: heads.length, width: root.clientWidth,
+          right: Math.max(...heads.map(th => th.getBoundingClientRect().right)),
+          wrap: wrap.scrollWidth - wrap.clientWidth, page: root.scrollWidth - root.clientWidth};
+}"""
+
+
+def test_the_creatives_page_fits_a_1440_px_laptop(browser: Any, page: Any, api_server: str) -> None:
+    laptop = laptop_page(browser, page, api_server)
+    try:
+        laptop.goto("/creative-sync/")  # on its own
+        laptop.locator("#matrix").wait_for()
+        alone = laptop.evaluate(MATRIX_OVERFLOW)
+        laptop.goto("/plugin/creatives")  # inside Airflow, next to its navigation
+        frame = laptop.frame_locator("iframe[title='Creatives']")
+        frame.locator("#matrix").wait_for()
+        framed = frame.locator("#matrix").evaluate(MATRIX_OVERFLOW)
+        for where, got in (("alone", alone), ("in Airflow", framed)):
+            assert got["columns"] == 5, (where, got)
+            assert got["wrap"] <= 0 and got["page"] <= 0, (where, got)  # no horizontal scrolling
+            assert got["right"] <= got["width"], (where, got)  # the last platform column is in view
+        shot(laptop, "creatives-page-1440.png")
+    finally:
+        laptop.context.close()
+
+
+def test_the_api_docs_page_loads_nothing_from_outside(page: Any, api_server: str) -> None:
+    requested: list[str] = []
+
+    def record(request: Any) -> None:
+        requested.append(request.url)
+
+    page.on("request", record)
+    try:
+        page.goto("/creative-sync/api/docs")
+        page.locator(".swagger-ui .info .title", has_text="Creative sync").wait_for()
+        page.locator(".swagger-ui .opblock", has_text="/api/assets").first.wait_for()
+    finally:
+        page.remove_listener("request", record)
+    outside = [url for url in requested if not url.startswith((api_server, "data:"))]
+    assert len(requested) >= 3 and not outside, outside
