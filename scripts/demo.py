@@ -276,9 +276,9 @@ def ui_banner(url: str, sandbox_url: str, creatives: Path) -> list[str]:
         f"Creatives:   {url}/plugin/creatives  (the Creatives page; also {url}/creative-sync/)",
         f"Sandbox:     {sandbox_url}/_sandbox/docs  (journal, faults)",
         f"Source:      {creatives}",
-        f"The DAG {DAG_ID} is PAUSED: nothing is sent until you trigger it. Trigger it from its page",
-        f"(tick 'Unpause {DAG_ID} on trigger', or the run waits queued; unpausing also starts its hourly",
-        "schedule). Ctrl-C stops everything.",
+        f"The DAG {DAG_ID} is PAUSED: nothing is sent until you trigger it from its page. The form's",
+        f"'Unpause {DAG_ID} on trigger' (ticked by default) also starts its hourly schedule.",
+        "Ctrl-C stops everything.",
     ]
 
 
