@@ -7,6 +7,9 @@ Tables (created on first use):
   create call the engine writes its *intent* (state ``sending``, attempts + 1) and right after
   it the remote id, so a task killed in between is resumed with the hook's lookup
   (``submit(..., resume=True)``) instead of creating a second asset.
+* ``creative_asset_history``: every change of an asset record (intent, sent with remote id
+  and version, polled status, failure) with its run, append-only: the history the Creatives
+  page shows per creative and platform, and which run sent each remote id.
 * ``creative_claims``: one row per (sha256, platform, account) being sent. Its primary key
   decides which of two overlapping runs sends the asset; a claim whose heartbeat is older
   than ``stale_after`` seconds (its run died) can be taken over, atomically.
