@@ -28,7 +28,7 @@ from typing import Any
 
 from airflow.sdk.plugins_manager import AirflowPlugin
 
-from airflow_creative_provider.links import CreativesOfRunLink
+from airflow_creative_provider.links import CREATIVES_ROUTE, CreativesOfRunLink
 
 URL_PREFIX = "/creative-sync"
 
@@ -76,7 +76,7 @@ class CreativeSyncPlugin(AirflowPlugin):
         {
             "name": "Creatives",
             "href": "creative-sync/",
-            "url_route": "creatives",
+            "url_route": CREATIVES_ROUTE,
             "destination": "nav",
             "nav_top_level": True,
             "icon": "data:image/svg+xml;utf8,"

@@ -389,5 +389,6 @@ def test_tasks_of_the_sync_dag_link_to_the_creatives_of_their_run() -> None:
     run = "scheduled__2026-01-01T00:00:00+00:00"
     for task_id, expected in (("report", True), ("submit", True), ("wait", True), ("plan", False)):
         url = link.get_link(None, ti_key=TaskInstanceKey("creative_sync", task_id, run, 1))  # type: ignore[arg-type]
-        assert url == ("/creative-sync/?run=scheduled__2026-01-01T00%3A00%3A00%2B00%3A00" if expected else "")
+        query = "?run=scheduled__2026-01-01T00%3A00%3A00%2B00%3A00"
+        assert url == (f"/plugin/creatives/creative-sync/{query}" if expected else "")
     assert link.get_link(None, ti_key=TaskInstanceKey("other_dag", "report", run, 1)) == ""  # type: ignore[arg-type]

@@ -319,15 +319,16 @@ def test_report_and_submit_tasks_link_to_the_creatives_of_their_run(page: Any) -
         links = page.request.get(f"/api/v2/dags/creative_sync/dagRuns/{quoted}/taskInstances/{task}/links")
         assert links.ok, links.text()
         url = links.json()["extra_links"].get("Creatives of this run")
-        assert url == (None if task == "plan" else f"/creative-sync/?run={quoted}"), (task, url)
+        assert url == (None if task == "plan" else f"/plugin/creatives/creative-sync/?run={quoted}"), (task, url)
     page.goto(f"/dags/creative_sync/runs/{quoted}/tasks/report/details")
     link = page.get_by_role("link", name="Creatives of this run")
     link.wait_for()
     shot(page, "report-task-extra-link.png")
-    assert link.get_attribute("href") == f"/creative-sync/?run={quoted}"
-    link.click()
-    page.wait_for_url(f"**/creative-sync/?run={quoted}")
-    assert f"sent or changed by run {run_id}" in page.locator("#summary").inner_text()
+    assert link.get_attribute("href") == f"/plugin/creatives/creative-sync/?run={quoted}"
+    link.click()  # the Creatives page, inside the Airflow UI, filtered to that run
+    page.wait_for_url(f"**/plugin/creatives/creative-sync/?run={quoted}")
+    frame = page.frame_locator("iframe[title='Creatives']")
+    assert f"sent or changed by run {run_id}" in frame.locator("#summary").inner_text()
 
 
 def test_a_creative_page_shows_each_platform_history_and_remote_ids_link_to_the_sending_run(page: Any) -> None:
