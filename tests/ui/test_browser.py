@@ -206,6 +206,9 @@ def test_run_history_page(page: Any) -> None:
     assert first.locator('td[data-platform="topsort"] [data-count="rejected"] b').inner_text() == "1"
     assert int(first.locator('td[data-platform="topsort"] [data-count="sent"] b').inner_text()) > 0
     shot(page, "creatives-runs.png")
+    first.locator("a.creatives-of-run").click()  # the Creatives page filtered to that run
+    page.wait_for_url("**/creative-sync/?run=ui-1")
+    assert "sent or changed by run ui-1" in page.locator("#summary").inner_text()
 
 
 def laptop_page(browser: Any, page: Any, api_server: str) -> Any:
