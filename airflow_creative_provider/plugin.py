@@ -6,7 +6,9 @@ It adds the **Creatives** page to the Airflow 3 UI:
   by the api-server under ``/creative-sync``; every route depends on Airflow's
   ``requires_authenticated()``, so it is only served to users Airflow has authenticated;
 * ``external_views``: a top-level navigation entry "Creatives" (``url_route`` ``creatives``)
-  under which the UI shows that page in its content area.
+  under which the UI shows that page in its content area;
+* ``global_operator_extra_links``: "Creatives of this run" on the ``creative_sync`` tasks
+  ``submit``, ``wait`` and ``report`` (the page filtered to what that run sent or changed).
 
 Why ``external_views`` and not ``react_apps``: the page is server-rendered HTML (Jinja2,
 shipped with Airflow) over SQL queries, so the provider ships no JavaScript bundle, needs
@@ -25,6 +27,8 @@ import threading
 from typing import Any
 
 from airflow.sdk.plugins_manager import AirflowPlugin
+
+from airflow_creative_provider.links import CREATIVES_ROUTE, CreativesOfRunLink
 
 URL_PREFIX = "/creative-sync"
 
@@ -56,9 +60,11 @@ class CreativeSyncApp:
 
 
 class CreativeSyncPlugin(AirflowPlugin):
-    """The Creatives page: a FastAPI app under ``/creative-sync`` and its navigation entry."""
+    """The Creatives page: a FastAPI app under ``/creative-sync`` and its navigation entry, and the
+    "Creatives of this run" link on the sync DAG's submit, wait and report tasks."""
 
     name = "creative_sync"
+    global_operator_extra_links = [CreativesOfRunLink()]
     fastapi_apps = [
         {
             "app": CreativeSyncApp(),
@@ -70,7 +76,7 @@ class CreativeSyncPlugin(AirflowPlugin):
         {
             "name": "Creatives",
             "href": "creative-sync/",
-            "url_route": "creatives",
+            "url_route": CREATIVES_ROUTE,
             "destination": "nav",
             "nav_top_level": True,
             "icon": "data:image/svg+xml;utf8,"

@@ -99,68 +99,100 @@ with DAG(
             type="string",
             minLength=1,
             title="Source",
-            description="Folder path or URI (file://…, s3://bucket/prefix) holding the creatives.",
+            description_md="Folder path or URI holding the creatives: `/data/creatives`, `file://…`, "
+            "`s3://bucket/prefix` or `s3://conn_id@bucket/prefix`. **Required**: while it is empty the form "
+            "cannot be triggered.",
         ),
         "platforms": Param(
             PLATFORM_NAMES,
             type="array",
             items={"type": "string", "enum": PLATFORM_NAMES},
             examples=PLATFORM_NAMES,
+            values_display={name: PLATFORMS[name][1] for name in PLATFORM_NAMES},
             uniqueItems=True,
             minItems=1,
             title="Platforms",
-            description="Where to sync.",
+            description_md="Where to sync. **Pick at least one**: with none picked the form cannot be triggered.",
         ),
-        "include": Param("**/*", type="string", title="Include", description="Glob of the files to sync."),
+        "include": Param(
+            "**/*",
+            type="string",
+            title="Include",
+            description_md="Glob of the files to sync, relative to the source: `**/*` (everything), "
+            "`banners/**`, `**/*.png`.",
+        ),
         "dry_run": Param(False, type="boolean", title="Dry run", description="Plan and report; send nothing."),
         "wait_for_ready": Param(
-            True, type="boolean", title="Wait for ready", description="Wait until each asset is ready or rejected."
+            True,
+            type="boolean",
+            title="Wait for ready",
+            description="Wait until each asset is ready or rejected.",
+            section="Advanced",
         ),
         "batch_size": Param(
             DEFAULT_BATCH_SIZE,
             type="integer",
             minimum=1,
             title="Batch size",
-            description="Assets per mapped task; give each task tens of seconds of work.",
+            description_md=f"Assets per mapped task (default {DEFAULT_BATCH_SIZE}); give each task tens of seconds "
+            "of work. **1 or more**: the form raises a smaller number to 1.",
+            section="Advanced",
         ),
         "connections": Param(
             {p: f"{p}_default" for p in PLATFORM_NAMES},
             type="object",
             title="Connections",
-            description="Airflow connection id per platform.",
+            description_md="Airflow connection id per platform (keys: "
+            + ", ".join(f"`{p}`" for p in PLATFORM_NAMES)
+            + ").",
+            section="Advanced",
         ),
         "strict": Param(
-            False, type="boolean", title="Strict", description="Fail the run for files refused by local rules too."
+            False,
+            type="boolean",
+            title="Strict",
+            description="Fail the run for files refused by local rules too.",
+            section="Advanced",
         ),
         "archive_removed": Param(
             False,
             type="boolean",
             title="Archive removed",
             description="Archive the assets of files removed from the source, where the platform can.",
+            section="Advanced",
         ),
         "max_archive": Param(
-            10, type="integer", minimum=0, title="Max archive", description="Most assets archived in one run."
+            10,
+            type="integer",
+            minimum=0,
+            title="Max archive",
+            description_md="Most assets archived in one run. **0 or more**: the form raises a negative number to 0.",
+            section="Advanced",
         ),
         "checksum": Param(
             False,
             type="boolean",
             title="Checksum",
             description="Re-hash every file instead of trusting size and modification time.",
+            section="Advanced",
         ),
         "require_approval_above": Param(
             0,
             type="integer",
             minimum=0,
             title="Require approval above",
-            description="Wait for a person's approval when the plan would archive anything or send more than "
-            "this many new creatives (0: never ask).",
+            description_md="Wait for a person's approval when the plan would archive anything or send more than "
+            "this many new creatives. **0: never ask**; the form raises a negative number to 0.",
+            section="Advanced",
         ),
         "min_age_seconds": Param(
             0,
             type="integer",
             minimum=0,
             title="Minimum age (s)",
-            description="Skip files modified more recently than this (half-written files wait for the next run).",
+            description_md="Skip files modified more recently than this many seconds (half-written files wait for "
+            "the next run). **0: no wait**; the form raises a negative number to 0.",
+            section="Advanced",
         ),
     },
 ) as dag:

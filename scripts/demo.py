@@ -10,7 +10,8 @@
 4. run it again: nothing is re-sent.
 
 With ``--ui`` the same set-up starts ``airflow standalone`` instead and prints the URL and
-login, so the DAG can be triggered from its form in the UI.
+login (admin / admin). The DAG starts *paused*: nothing is sent until the user triggers it
+from its form in the UI.
 """
 
 from __future__ import annotations
@@ -252,23 +253,47 @@ def run_demo(home: Path, env: dict[str, str], server: Any, conf: str | None) -> 
     return 0 if ok_first and ok_second and uploads_second == 0 else 1
 
 
-def run_ui(home: Path, env: dict[str, str], server: Any, port: int) -> int:
-    (home / "simple_auth_manager_passwords.json.generated").write_text(json.dumps({UI_USER: UI_PASSWORD}))
-    env = {
+def ui_environment(env: dict[str, str], port: int) -> dict[str, str]:
+    """The environment of ``airflow standalone``: demo login, and the DAG paused at creation.
+
+    Paused, so that nothing is uploaded before the user has looked: an unpaused hourly DAG
+    would start a scheduled run of the whole folder as soon as the scheduler sees it.
+    """
+    return {
         **env,
         "AIRFLOW__API__PORT": str(port),
         "AIRFLOW__API__BASE_URL": f"http://localhost:{port}",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{UI_USER}:admin",
-        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
     }
+
+
+def ui_banner(url: str, sandbox_url: str, creatives: Path) -> list[str]:
+    """What the demo prints once the UI answers: where to go, how to log in, what will happen."""
+    return [
+        f"Airflow UI:  {url}   login: {UI_USER} / {UI_PASSWORD}",
+        f"DAG:         {url}/dags/{DAG_ID}  (Trigger -> the form with its params)",
+        f"Creatives:   {url}/plugin/creatives  (the Creatives page; also {url}/creative-sync/)",
+        f"Sandbox:     {sandbox_url}/_sandbox/docs  (journal, faults)",
+        f"Source:      {creatives}",
+        f"The DAG {DAG_ID} is PAUSED: nothing is sent until you trigger it from its page. The form's",
+        f"'Unpause {DAG_ID} on trigger' (ticked by default) also starts its hourly schedule.",
+        "Ctrl-C stops everything.",
+    ]
+
+
+def run_ui(home: Path, env: dict[str, str], server: Any, port: int) -> int:
+    (home / "simple_auth_manager_passwords.json.generated").write_text(json.dumps({UI_USER: UI_PASSWORD}))
+    env = ui_environment(env, port)
     log = home / "standalone.log"
-    say(f"\nstarting airflow standalone (about 40 s; log: {log})")
+    url = f"http://localhost:{port}"
+    say(f"\nstarting airflow standalone on {url} (about 40 s; log: {log})")
+    say(f"login: {UI_USER} / {UI_PASSWORD}; the {DAG_ID} DAG starts paused (nothing is sent until you trigger it)")
     with log.open("wb") as out:
         process = subprocess.Popen(
             airflow("standalone"), env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
     try:
-        url = f"http://localhost:{port}"
         deadline = time.monotonic() + 300
         while not healthy(f"{url}/api/v2/monitor/health"):
             if process.poll() is not None or time.monotonic() > deadline:
@@ -276,11 +301,9 @@ def run_ui(home: Path, env: dict[str, str], server: Any, port: int) -> int:
                 say(tail(log))
                 return 1
             time.sleep(2)
-        say(f"\nAirflow UI:  {url}   login: {UI_USER} / {UI_PASSWORD}")
-        say(f"DAG:         {url}/dags/{DAG_ID}  (Trigger -> the form with its params)")
-        say(f"Sandbox:     {server.url}/_sandbox/docs  (journal, faults)")
-        say(f"Creatives:   {home / 'creatives'}")
-        say("The DAG is unpaused: its first scheduled run starts by itself. Ctrl-C stops everything.")
+        say("")
+        for line in ui_banner(url, server.url, home / "creatives"):
+            say(line)
         return process.wait()
     except KeyboardInterrupt:
         return 0
@@ -303,7 +326,11 @@ def healthy(url: str) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="scripts/demo", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--ui", action="store_true", help="start airflow standalone instead of two test runs")
+    parser.add_argument(
+        "--ui",
+        action="store_true",
+        help="start the Airflow UI (airflow standalone, login admin/admin) with the DAG paused (not the two test runs)",
+    )
     parser.add_argument("--port", type=int, default=8080, help="port of the Airflow UI with --ui (default 8080)")
     parser.add_argument("--home", type=Path, help="Airflow home to use (default: a new temporary folder)")
     parser.add_argument("--clean", action="store_true", help="delete the temporary Airflow home afterwards")

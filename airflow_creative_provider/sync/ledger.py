@@ -7,6 +7,9 @@ Tables (created on first use):
   create call the engine writes its *intent* (state ``sending``, attempts + 1) and right after
   it the remote id, so a task killed in between is resumed with the hook's lookup
   (``submit(..., resume=True)``) instead of creating a second asset.
+* ``creative_asset_history``: every change of an asset record (intent, sent with remote id
+  and version, polled status, failure) with its run, append-only: the history the Creatives
+  page shows per creative and platform, and which run sent each remote id.
 * ``creative_claims``: one row per (sha256, platform, account) being sent. Its primary key
   decides which of two overlapping runs sends the asset; a claim whose heartbeat is older
   than ``stale_after`` seconds (its run died) can be taken over, atomically.
@@ -101,6 +104,26 @@ assets_table = Table(
     Column("state_run_id", String(255)),
     UniqueConstraint("sha256", "platform", "account", name="uq_creative_assets_content"),
     Index("ix_creative_assets_target", "platform", "account", "updated_at"),
+)
+
+#: every change of an asset record (append-only): the state history the Creatives page shows.
+history_table = Table(
+    "creative_asset_history",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("sha256", String(64), nullable=False),
+    Column("platform", String(64), nullable=False),
+    Column("account", String(255), nullable=False),
+    Column("at", Float, nullable=False),
+    Column("run_id", String(255)),
+    Column("event", String(32), nullable=False),  # intent | sent | failure | status
+    Column("state", String(32), nullable=False),
+    Column("raw_state", String(255)),
+    Column("remote_id", String(512)),
+    Column("version", String(255)),
+    Column("reason", Text),
+    Index("ix_creative_asset_history_content", "sha256", "platform", "account", "at"),
+    Index("ix_creative_asset_history_run", "run_id"),
 )
 
 claims_table = Table(
@@ -400,6 +423,23 @@ class Ledger:
             return AssetRecord.from_row(row) if row else None
 
     @staticmethod
+    def _history(
+        conn: Connection, sha256: str, platform: str, account: str, *, run_id: str | None, event: str, **values: Any
+    ) -> None:
+        """Append one change of an asset record to its history (in the caller's transaction)."""
+        conn.execute(
+            insert(history_table).values(
+                sha256=sha256,
+                platform=platform,
+                account=account,
+                at=values.pop("at", None) or time.time(),
+                run_id=run_id,
+                event=event,
+                **values,
+            )
+        )
+
+    @staticmethod
     def _key(sha256: str, platform: str, account: str, table: Table = assets_table) -> tuple[Any, ...]:
         """The where-clause of one (content, platform, account) in ``table`` (asset records or claims)."""
         return (table.c.sha256 == sha256, table.c.platform == platform, table.c.account == account)
@@ -447,6 +487,8 @@ class Ledger:
             except IntegrityError:
                 with self.begin() as conn:
                     conn.execute(bump)
+        with self.begin() as conn:
+            self._history(conn, sha256, platform, account, run_id=run_id, event="intent", state=SENDING, at=now)
         record = self.get(sha256, platform, account)
         assert record is not None
         return record
@@ -482,6 +524,20 @@ class Ledger:
                     state_run_id=run_id,
                 )
             )
+            self._history(
+                conn,
+                sha256,
+                platform,
+                account,
+                run_id=run_id,
+                event="sent",
+                at=now,
+                state=state,
+                raw_state=raw_state,
+                remote_id=remote_id,
+                version=version,
+                reason=reason,
+            )
 
     def record_failure(
         self, sha256: str, platform: str, account: str, *, run_id: str, reason: str, state: str = FAILED
@@ -493,6 +549,7 @@ class Ledger:
                 .where(*self._key(sha256, platform, account))
                 .values(state=state, reason=reason, updated_at=time.time(), last_run_id=run_id, state_run_id=run_id)
             )
+            self._history(conn, sha256, platform, account, run_id=run_id, event="failure", state=state, reason=reason)
 
     def record_status(
         self,
@@ -525,6 +582,18 @@ class Ledger:
                     state_run_id=run_id,
                 )
             )
+            if result.rowcount > 0:
+                self._history(
+                    conn,
+                    sha256,
+                    platform,
+                    account,
+                    run_id=run_id,
+                    event="status",
+                    state=state,
+                    raw_state=raw_state,
+                    reason=reason,
+                )
             return result.rowcount > 0
 
     # ------------------------------------------------------------------ claims

@@ -5,9 +5,12 @@ session cookie or bearer token the api-server accepts gets 401, and a browser as
 a page is sent to Airflow's login first):
 
 * ``/`` - the ledger as a matrix: one row per creative, one column per platform account;
+* ``/creatives/{sha256}`` - one creative: each platform's state, remote ids, versions, reasons
+  and their history (the ledger's ``creative_asset_history``);
+* ``/?run=<run id>`` - the creatives one run sent or changed (the tasks' "Creatives of this run" link);
 * ``/runs`` - the history of ``creative_sync`` runs: counts per platform and bytes sent;
 * ``/thumbnails/{sha256}`` - a thumbnail (made on first view, cached) or a type icon;
-* ``/api/assets``, ``/api/runs`` - the same data as JSON, documented at ``/api/docs``
+* ``/api/assets``, ``/api/assets/{sha256}``, ``/api/runs`` - the same data as JSON, documented at ``/api/docs``
   (OpenAPI at ``/api/openapi.json``).
 
 Nothing secret is shown: ids, names, states, reasons and counts only. Platform links come
@@ -16,6 +19,7 @@ from the platform hook's ``asset_url()`` (only where the vendor documents a URL)
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import math
 import re
@@ -45,6 +49,20 @@ URL_PREFIX = "/creative-sync"
 DAG_ID = "creative_sync"
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
+#: the Swagger UI files the API docs page loads, served from the installed package (no CDN).
+SWAGGER_UI_FILES = {
+    "swagger-ui-bundle.js": "text/javascript",
+    "swagger-ui.css": "text/css",
+    "favicon-32x32.png": "image/png",
+}
+
+
+def swagger_ui_static() -> Path:
+    """The folder of Swagger UI's files in the ``swagger-ui-py`` distribution (found, not imported)."""
+    spec = importlib.util.find_spec("swagger_ui")
+    if spec is None or not spec.submodule_search_locations:
+        raise HTTPException(404, "Swagger UI is not installed (pip install swagger-ui-py)")
+    return Path(next(iter(spec.submodule_search_locations))) / "static"
 
 
 # ---------------------------------------------------------------------------- API models
@@ -62,6 +80,8 @@ class Cell(BaseModel):
     updated_at: float | None = Field(None, description="last change (epoch seconds)")
     run_id: str | None = Field(None, description="the creative_sync run that last changed it")
     run_url: str | None = Field(None, description="that run in the Airflow UI")
+    sent_run_id: str | None = Field(None, description="the creative_sync run that sent the current remote id")
+    sent_run_url: str | None = Field(None, description="that run in the Airflow UI")
     local: bool = Field(
         False, description="true: no ledger record; the platform's rules refuse the file, so it is never sent"
     )
@@ -97,6 +117,7 @@ class Asset(BaseModel):
     first_seen: float | None = None
     last_change: float | None = None
     thumbnail_url: str
+    detail_url: str = Field(description="the creative's page: every platform's state history")
     cells: dict[str, Cell | None] = Field(description="platform:account -> cell (null: never sent there)")
 
 
@@ -108,6 +129,30 @@ class AssetList(BaseModel):
     limit: int
     columns: list[PlatformColumn]
     items: list[Asset]
+
+
+class HistoryEntry(BaseModel):
+    """One recorded change of a creative on one platform account."""
+
+    platform: str
+    account: str
+    at: float = Field(description="epoch seconds")
+    run_id: str | None = None
+    run_url: str | None = None
+    event: str = Field(description="intent (about to send) | sent | status (polled) | failure")
+    state: str
+    raw_state: str | None = None
+    remote_id: str | None = None
+    version: str | None = None
+    reason: str | None = None
+
+
+class CreativeDetail(BaseModel):
+    """One creative: its facts, its state on every platform account and the history of each."""
+
+    columns: list[PlatformColumn]
+    asset: Asset
+    history: list[HistoryEntry] = Field(description="oldest first")
 
 
 class RunPlatformCounts(BaseModel):
@@ -226,7 +271,13 @@ def _base_asset_url() -> Callable[..., Any]:
 
 
 def _filter(
-    platform: Sequence[str] | None, state: str | None, q: str | None, sort: str, offset: int, limit: int
+    platform: Sequence[str] | None,
+    state: str | None,
+    q: str | None,
+    sort: str,
+    offset: int,
+    limit: int,
+    run: str | None = None,
 ) -> AssetFilter:
     platforms = tuple(p for p in (platform or []) if p)
     unknown = [p for p in platforms if p not in PLATFORMS]
@@ -236,30 +287,57 @@ def _filter(
         raise HTTPException(422, f"unknown state {state!r}; use one of {', '.join(STATES)}")
     if sort not in queries.SORTS:
         raise HTTPException(422, f"unknown sort {sort!r}; use one of {', '.join(queries.SORTS)}")
-    return AssetFilter(platforms, state or None, (q or "").strip() or None, sort, offset, limit)
+    return AssetFilter(
+        platforms, state or None, (q or "").strip() or None, sort, offset, limit, run_id=(run or "").strip() or None
+    )
 
 
-def _assets(request: Request, ledger: Ledger, flt: AssetFilter) -> dict[str, Any]:
-    page = queries.list_assets(ledger, flt)
-    run_ids = [c["last_run_id"] for r in page.rows for c in r["cells"].values() if c and c.get("last_run_id")]
+def _decorate(request: Request, ledger: Ledger, rows: Sequence[dict[str, Any]]) -> None:
+    """Add the links of each row: thumbnail, detail page, platform UI, the runs that changed and sent it."""
+    run_ids = [c["last_run_id"] for r in rows for c in r["cells"].values() if c and c.get("last_run_id")]
     links = AssetLinks(queries.run_connections(ledger, run_ids))
+    senders = queries.sent_runs(ledger, [r["sha256"] for r in rows])
     base = app_base(request)
-    for row in page.rows:
+    for row in rows:
         row["thumbnail_url"] = f"{base}/thumbnails/{row['sha256']}"
+        row["detail_url"] = f"{base}/creatives/{row['sha256']}"
         for cell in row["cells"].values():
             if cell and not cell.get("local"):
                 cell["url"] = links.url(cell)
                 cell["run_url"] = run_url(request, cell["run_id"])
+                sender = senders.get((row["sha256"], cell["platform"], cell["account"])) if cell["remote_id"] else None
+                cell["sent_run_id"] = sender
+                cell["sent_run_url"] = run_url(request, sender)
+
+
+def _assets(request: Request, ledger: Ledger, flt: AssetFilter) -> dict[str, Any]:
+    page = queries.list_assets(ledger, flt)
+    _decorate(request, ledger, page.rows)
     return {
         "total": page.total,
         "offset": page.offset,
         "limit": page.limit,
-        "columns": [
-            {"key": c.key, "platform": c.platform, "account": c.account, "label": c.label, "assets": c.assets}
-            for c in page.columns
-        ],
+        "columns": _columns(page.columns),
         "items": page.rows,
     }
+
+
+def _columns(cols: Sequence[queries.Column]) -> list[dict[str, Any]]:
+    return [
+        {"key": c.key, "platform": c.platform, "account": c.account, "label": c.label, "assets": c.assets} for c in cols
+    ]
+
+
+def _detail(request: Request, ledger: Ledger, sha256: str) -> dict[str, Any]:
+    found = queries.creative_detail(ledger, sha256) if SHA256.match(sha256) else None
+    if found is None:
+        raise HTTPException(404, f"no creative with sha256 {sha256!r} in the ledger")
+    cols, row = found
+    _decorate(request, ledger, [row])
+    history = queries.asset_history(ledger, sha256)
+    for entry in history:
+        entry["run_url"] = run_url(request, entry["run_id"])
+    return {"columns": _columns(cols), "asset": row, "history": history}
 
 
 def _runs(request: Request, ledger: Ledger, offset: int, limit: int) -> dict[str, Any]:
@@ -362,11 +440,12 @@ def create_app(ledger_url: str | None = None) -> FastAPI:
         sort: Annotated[str, Query()] = "name",
         page: Annotated[int, Query(ge=1)] = 1,
         per_page: Annotated[int, Query(ge=1, le=queries.MAX_LIMIT)] = 50,
+        run: Annotated[str | None, Query(max_length=250)] = None,
     ) -> HTMLResponse:
-        flt = _filter([platform] if platform else [], state, q, sort, (page - 1) * per_page, per_page)
+        flt = _filter([platform] if platform else [], state, q, sort, (page - 1) * per_page, per_page, run)
         data = _assets(request, ledger, flt)
         pages = max(1, math.ceil(data["total"] / per_page))
-        params = {"platform": platform, "state": state, "q": q, "sort": sort, "per_page": per_page}
+        params = {"platform": platform, "state": state, "q": q, "sort": sort, "per_page": per_page, "run": run}
 
         def page_url(number: int) -> str:
             query = {k: v for k, v in {**params, "page": number}.items() if v not in (None, "", 50, "name")}
@@ -381,11 +460,37 @@ def create_app(ledger_url: str | None = None) -> FastAPI:
                 "data": data,
                 "platforms": [(p, queries.display_name(p)) for p in PLATFORMS],
                 "states": STATES,
-                "flt": {"platform": platform or "", "state": state or "", "q": q or "", "sort": sort},
+                "flt": {
+                    "platform": platform or "",
+                    "state": state or "",
+                    "q": q or "",
+                    "sort": sort,
+                    "run": flt.run_id or "",
+                },
+                "run_url": run_url(request, flt.run_id),
                 "per_page": per_page,
                 "page": page,
                 "pages": pages,
                 "page_url": page_url,
+                "now": time.time(),
+            },
+        )
+
+    @app.get("/creatives/{sha256}", response_class=HTMLResponse, include_in_schema=False)
+    def creative_page(request: Request, ledger: LedgerDep, sha256: Annotated[str, PathParam()]) -> HTMLResponse:
+        data = _detail(request, ledger, sha256)
+        history: dict[str, list[dict[str, Any]]] = {}
+        for entry in data["history"]:
+            history.setdefault(f"{entry['platform']}:{entry['account']}", []).append(entry)
+        return TEMPLATES.TemplateResponse(
+            request,
+            "creative.html",
+            {
+                "base": app_base(request),
+                "tab": "creatives",
+                "data": data,
+                "row": data["asset"],
+                "history": history,
                 "now": time.time(),
             },
         )
@@ -456,10 +561,21 @@ def create_app(ledger_url: str | None = None) -> FastAPI:
         sort: Annotated[str, Query(description="name | first_seen | last_change")] = "name",
         offset: Annotated[int, Query(ge=0)] = 0,
         limit: Annotated[int, Query(ge=1, le=queries.MAX_LIMIT)] = 50,
+        run: Annotated[
+            str | None, Query(max_length=250, description="only creatives this creative_sync run sent or changed")
+        ] = None,
     ) -> dict[str, Any]:
         """One page of creatives: facts of the file and, per platform account, state, remote id,
-        platform link, reason, last change and the run that made it."""
-        return _assets(request, ledger, _filter(platform, state, q, sort, offset, limit))
+        platform link, reason, last change, the run that made it and the run that sent it."""
+        return _assets(request, ledger, _filter(platform, state, q, sort, offset, limit, run))
+
+    @app.get(
+        "/api/assets/{sha256}", response_model=CreativeDetail, tags=["Creatives"], summary="One creative, its history"
+    )
+    def api_asset(request: Request, ledger: LedgerDep, sha256: Annotated[str, PathParam()]) -> dict[str, Any]:
+        """One creative (by the sha256 of its content): its facts, its state on every platform account
+        and every recorded change there (state, remote id, version, reason, run)."""
+        return _detail(request, ledger, sha256)
 
     @app.get("/api/runs", response_model=RunList, tags=["Runs"], summary="History of creative_sync runs")
     def api_runs(
@@ -478,6 +594,22 @@ def create_app(ledger_url: str | None = None) -> FastAPI:
 
     @app.get("/api/docs", include_in_schema=False)
     def docs(request: Request) -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url=f"{app_base(request)}/api/openapi.json", title="Creative sync API")
+        """Swagger UI from the installed ``swagger-ui-py`` package: no request leaves the deployment."""
+        assets = f"{app_base(request)}/api/docs/assets"
+        return get_swagger_ui_html(
+            openapi_url=f"{app_base(request)}/api/openapi.json",
+            title="Creative sync API",
+            swagger_js_url=f"{assets}/swagger-ui-bundle.js",
+            swagger_css_url=f"{assets}/swagger-ui.css",
+            swagger_favicon_url=f"{assets}/favicon-32x32.png",
+        )
+
+    @app.get("/api/docs/assets/{name}", include_in_schema=False)
+    def docs_asset(name: Annotated[str, PathParam()]) -> Response:
+        if name not in SWAGGER_UI_FILES:
+            raise HTTPException(404, "no such file")
+        return FileResponse(
+            swagger_ui_static() / name, media_type=SWAGGER_UI_FILES[name], headers={"Cache-Control": "max-age=86400"}
+        )
 
     return app

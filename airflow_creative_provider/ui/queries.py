@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, case, distinct, func, literal, select, union_all
+from sqlalchemy import and_, case, distinct, func, literal, or_, select, union, union_all
 from sqlalchemy.engine import Connection
 
 from airflow_creative_provider import PLATFORMS
@@ -33,6 +33,7 @@ from airflow_creative_provider.sync.ledger import (
     Ledger,
     assets_table,
     files_table,
+    history_table,
     run_counts_table,
     runs_table,
 )
@@ -55,6 +56,7 @@ class AssetFilter:
     :param sort: ``name``, ``first_seen`` (newest first) or ``last_change`` (newest first).
     :param offset: rows to skip.
     :param limit: rows of one page (at most ``MAX_LIMIT``).
+    :param run_id: only creatives this ``creative_sync`` run sent or changed.
     """
 
     platforms: tuple[str, ...] = ()
@@ -63,6 +65,7 @@ class AssetFilter:
     sort: str = "name"
     offset: int = 0
     limit: int = 50
+    run_id: str | None = None
 
 
 @dataclass
@@ -140,6 +143,8 @@ def _grouped(flt: AssetFilter) -> Any:
         if flt.platforms:
             cond.append(a.c.platform.in_(flt.platforms))
         query = query.where(u.c.sha256.in_(select(a.c.sha256).where(and_(*cond))))
+    if flt.run_id:
+        query = query.where(u.c.sha256.in_(run_contents(flt.run_id)))
     return query
 
 
@@ -454,6 +459,75 @@ def run_connections(ledger: Ledger, run_ids: Sequence[str]) -> dict[str, dict[st
         return {r["run_id"]: dict((_json(r["params"]) or {}).get("connections") or {}) for r in rows}
 
 
+# ---------------------------------------------------------------------------- one run, one creative
+def run_contents(run_id: str) -> Any:
+    """The contents (sha256) a run sent or changed on any platform: its history entries, and the
+    records it changed last (ledgers written before the history existed)."""
+    a, h = assets_table, history_table
+    return union(
+        select(h.c.sha256).where(h.c.run_id == run_id),
+        select(a.c.sha256).where(or_(a.c.last_run_id == run_id, a.c.state_run_id == run_id)),
+    )
+
+
+def sent_runs(ledger: Ledger, shas: Sequence[str]) -> dict[tuple[str, str, str], str]:
+    """(sha256, platform, account) -> the run that sent the current remote id (its last ``sent`` entry)."""
+    if not shas:
+        return {}
+    h = history_table
+    result: dict[tuple[str, str, str], str] = {}
+    with ledger.begin() as conn:
+        rows = conn.execute(
+            select(h.c.sha256, h.c.platform, h.c.account, h.c.run_id)
+            .where(h.c.sha256.in_(list(shas)), h.c.event == "sent", h.c.run_id.is_not(None))
+            .order_by(h.c.at, h.c.id)
+        )
+        for row in rows:
+            result[(row.sha256, row.platform, row.account)] = row.run_id  # the newest wins
+    return result
+
+
+def asset_history(ledger: Ledger, sha256: str) -> list[dict[str, Any]]:
+    """Every recorded change of one content on every platform account, oldest first."""
+    h = history_table
+    with ledger.begin() as conn:
+        rows = conn.execute(select(h).where(h.c.sha256 == sha256).order_by(h.c.at, h.c.id)).mappings().all()
+    return [
+        {
+            "platform": r["platform"],
+            "account": r["account"],
+            "at": r["at"],
+            "run_id": r["run_id"],
+            "event": r["event"],
+            "state": r["state"],
+            "raw_state": r["raw_state"],
+            "remote_id": r["remote_id"],
+            "version": r["version"],
+            "reason": r["reason"],
+        }
+        for r in rows
+    ]
+
+
+def creative_detail(ledger: Ledger, sha256: str) -> tuple[list[Column], dict[str, Any]] | None:
+    """(platform columns, the creative's matrix row) for one content; None when the ledger does not know it."""
+    grouped = _grouped(AssetFilter()).subquery("grouped")
+    with ledger.begin() as conn:
+        group = conn.execute(select(grouped).where(grouped.c.sha256 == sha256)).mappings().one_or_none()
+        if group is None:
+            return None
+        cols = columns(conn)
+        files = (
+            conn.execute(select(files_table).where(files_table.c.sha256 == sha256).order_by(files_table.c.file_key))
+            .mappings()
+            .all()
+        )
+        assets = conn.execute(select(assets_table).where(assets_table.c.sha256 == sha256)).mappings().all()
+    row = _row(group, files, assets, cols)
+    _local_verdicts([row], cols)
+    return cols, row
+
+
 def _json(value: Any) -> Any:
     if isinstance(value, str):
         return json.loads(value)
@@ -466,8 +540,12 @@ __all__ = [
     "Column",
     "STATES",
     "columns",
+    "asset_history",
+    "creative_detail",
     "file_location",
     "list_assets",
     "list_runs",
+    "run_contents",
+    "sent_runs",
     "source_path",
 ]

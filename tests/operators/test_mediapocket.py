@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import time
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +21,13 @@ from airflow_creative_provider.sandbox import mediapocket as mp_sandbox
 from airflow_creative_provider.sandbox.state import Outcome, ProcessingSpeed
 
 PLATFORM = "mediapocket"
+#: processing ends only when a test moves the sandbox clock past it (never by itself, whatever the load).
+PROCESSING_SECONDS = 3600.0
 
 
 @pytest.fixture
 def sandbox(creative_sandbox_env: Any) -> Any:
-    creative_sandbox_env.state.speeds[PLATFORM] = ProcessingSpeed(polls=1, seconds=None)
+    creative_sandbox_env.state.speeds[PLATFORM] = ProcessingSpeed(polls=None, seconds=PROCESSING_SECONDS)
     return creative_sandbox_env
 
 
@@ -39,14 +41,17 @@ def creates(sandbox: Any) -> list[dict[str, Any]]:
     return sandbox.journal(platform=PLATFORM, method="POST", path=r"^/api/v2/projects/[^/]+/assets$")
 
 
+def finish_processing(sandbox: Any) -> None:
+    """Let MediaPocket finish: its media fetches are done (threads joined), its delay is over (clock)."""
+    for thread in threading.enumerate():
+        if thread.name == "mediapocket-fetch":
+            thread.join()
+    sandbox.state.advance_clock(PROCESSING_SECONDS)
+
+
 def wait_media(asset_id: str) -> dict[str, Any]:
-    hook = MediaPocketHook()
-    for _ in range(40):
-        asset = hook.get_asset(asset_id)
-        if asset["media_type"] not in ("processing", "placeholder"):
-            return asset
-        time.sleep(0.05)
-    return asset
+    """The asset once processing ended (``finish_processing`` first): one status read."""
+    return MediaPocketHook().get_asset(asset_id)
 
 
 def stage_and_create(tmp_path: Path, name: str = "banner.png", **create: Any) -> tuple[dict, dict]:
@@ -67,6 +72,7 @@ def test_stage_then_create_then_processed(sandbox: Any, tmp_path: Path) -> None:
     assert sandbox.state.s3.get("staging", staged["source"].split("/", 3)[3]) == (tmp_path / "banner.png").read_bytes()
     assert created["external_id"] == staged["external_id"] and created["project_id"] == mp_sandbox.PROJECT_ID
     assert created["media_type"] == "processing"
+    finish_processing(sandbox)
     asset = wait_media(created["asset_id"])
     assert asset["media_type"] == "image" and asset["title"] == "Spring banner" and asset["category"] == "ads"
     # XCom holds ids only: no presigned URL, no API key
@@ -88,6 +94,7 @@ def test_create_recovers_partial_failure_without_second_asset(sandbox: Any, tmp_
     _, created = stage_and_create(tmp_path, "partial.png")
     assert [e["status"] for e in creates(sandbox)] == [400]
     assert created["asset_id"] == creates(sandbox)[0]["remote_id"]
+    finish_processing(sandbox)
     assert wait_media(created["asset_id"])["media_type"] == "image"
 
 
@@ -101,7 +108,9 @@ def test_add_media_to_an_asset(sandbox: Any, tmp_path: Path) -> None:
     result = MediaPocketAddMediaOperator(
         task_id="add", asset_id=asset["id"], source=staged["source"], filename="banner.png"
     ).execute({})
+    # processing until the sandbox clock moves, however fast the fetch is on this machine
     assert result == {"asset_id": asset["id"], "media_type": "processing"}
+    finish_processing(sandbox)
     assert wait_media(asset["id"])["media_type"] == "image"
 
 

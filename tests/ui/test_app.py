@@ -17,6 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import event, insert
 
+from airflow_creative_provider import PLATFORMS
 from airflow_creative_provider.sync.ledger import Ledger, assets_table, files_table
 from airflow_creative_provider.ui import thumbnails
 from airflow_creative_provider.ui.app import create_app
@@ -334,3 +335,60 @@ def test_plugin_is_registered_with_airflow() -> None:
     (view,) = [v for v in views if v.get("url_route") == "creatives"]
     model = ExternalViewResponse(**view)
     assert model.name == "Creatives" and model.destination == "nav" and not model.href.startswith("/")
+
+
+# ----------------------------------------------------------------------------- one run, one creative
+def test_run_filter_lists_what_a_run_sent_or_changed(client: TestClient, synced_ledger: SyncedLedger) -> None:
+    everything = assets(client, limit=500)
+    of_first = assets(client, run="ui-1", limit=500)
+    sent = {row["key"] for row in synced_ledger.reports["ui-1"]["rows"] if row.get("remote_id")}
+    names = {n for item in of_first["items"] for n in (item["key"], *item["other_names"])}
+    assert sent and sent <= names
+    # only creatives with a record of that run: refused-only files are not in it
+    assert 0 < of_first["total"] < everything["total"]
+    assert all(any(c and c.get("run_id") == "ui-1" for c in i["cells"].values()) for i in of_first["items"])
+    assert assets(client, run="no-such-run")["total"] == 0
+    html = client.get("/", params={"run": "ui-1"}).text
+    assert "sent or changed by run" in html and 'href="/dags/creative_sync/runs/ui-1"' in html
+
+
+def test_every_remote_id_links_to_the_run_that_sent_it(client: TestClient) -> None:
+    cells = [c for i in assets(client, limit=500)["items"] for c in i["cells"].values() if c and c["remote_id"]]
+    assert len(cells) > 20
+    assert all(c["sent_run_id"] == "ui-1" and c["sent_run_url"] == "/dags/creative_sync/runs/ui-1" for c in cells)
+
+
+def test_creative_detail_gives_each_platform_history(client: TestClient, synced_ledger: SyncedLedger) -> None:
+    (banner,) = assets(client, q=REJECTED_NAME)["items"]
+    assert banner["detail_url"] == f"/creative-sync/creatives/{banner['sha256']}"
+    response = client.get(f"/api/assets/{banner['sha256']}")
+    assert response.status_code == 200, response.text
+    detail = response.json()
+    assert detail["asset"]["key"] == f"banners/{REJECTED_NAME}"
+    topsort = [e for e in detail["history"] if e["platform"] == "topsort"]
+    assert [e["event"] for e in topsort] == ["intent", "sent", "status"]
+    assert [e["state"] for e in topsort] == ["sending", "processing", "rejected"]
+    assert topsort[1]["remote_id"] == cell(banner, "topsort")["remote_id"] and topsort[2]["reason"]
+    assert {e["run_id"] for e in detail["history"]} == {"ui-1"}
+    assert {e["platform"] for e in detail["history"]} == set(PLATFORMS)
+    amazon = [e for e in detail["history"] if e["platform"] == "amazon_ads" and e["event"] == "sent"]
+    assert amazon and amazon[0]["version"]  # Amazon versions its assets
+    page = client.get(f"/creatives/{banner['sha256']}").text
+    assert "Topsort" in page and topsort[1]["remote_id"] in page and 'data-event="status"' in page
+    assert client.get("/api/assets/" + "0" * 64).status_code == 404
+    assert client.get("/api/assets/not-a-sha").status_code == 404
+
+
+def test_tasks_of_the_sync_dag_link_to_the_creatives_of_their_run() -> None:
+    from airflow import plugins_manager
+    from airflow.models.taskinstancekey import TaskInstanceKey
+
+    from airflow_creative_provider.links import CreativesOfRunLink
+
+    (link,) = [g for g in plugins_manager.get_global_operator_extra_links() if isinstance(g, CreativesOfRunLink)]
+    run = "scheduled__2026-01-01T00:00:00+00:00"
+    for task_id, expected in (("report", True), ("submit", True), ("wait", True), ("plan", False)):
+        url = link.get_link(None, ti_key=TaskInstanceKey("creative_sync", task_id, run, 1))  # type: ignore[arg-type]
+        query = "?run=scheduled__2026-01-01T00%3A00%3A00%2B00%3A00"
+        assert url == (f"/plugin/creatives/creative-sync/{query}" if expected else "")
+    assert link.get_link(None, ti_key=TaskInstanceKey("other_dag", "report", run, 1)) == ""  # type: ignore[arg-type]
