@@ -24,34 +24,15 @@ from operator import attrgetter
 from typing import Any
 
 from airflow_creative_provider.creative import Creative
-from airflow_creative_provider.sync.ledger import (
-    ARCHIVED,
-    FAILED,
-    PENDING,
-    PROCESSING,
-    READY,
-    REJECTED,
-    SENDING,
-    AssetRecord,
-)
+from airflow_creative_provider.sync.ledger import AssetRecord
 from airflow_creative_provider.sync.rules import Verdict
+from airflow_creative_provider.sync.states import WORK_ACTIONS, Action, Change, State
 
-UPLOAD = "upload"
-POLL = "poll"
-NONE = "none"
-ALIAS = "alias"
-REFUSED = "refused"
-ARCHIVE = "archive"
-KEEP = "keep"
-WOULD_ARCHIVE = "would_archive"
-#: actions that are work for a submit task.
-WORK_ACTIONS = frozenset({UPLOAD, POLL, ARCHIVE})
-
-#: change kinds of an upload.
-NEW = "new"
-CHANGED = "changed"
-RETRY = "retry"
-RESTORED = "restored"
+ARCHIVED, FAILED, PENDING, PROCESSING = State.ARCHIVED, State.FAILED, State.PENDING, State.PROCESSING
+READY, REJECTED, SENDING = State.READY, State.REJECTED, State.SENDING
+UPLOAD, POLL, NONE, ALIAS = Action.UPLOAD, Action.POLL, Action.NONE, Action.ALIAS
+REFUSED, ARCHIVE, KEEP, WOULD_ARCHIVE = Action.REFUSED, Action.ARCHIVE, Action.KEEP, Action.WOULD_ARCHIVE
+NEW, CHANGED, RETRY, RESTORED = Change.NEW, Change.CHANGED, Change.RETRY, Change.RESTORED
 
 
 @dataclass(frozen=True)
@@ -139,7 +120,8 @@ class Plan:
         result: dict[str, dict[str, int]] = {}
         for row in self.rows:
             per = result.setdefault(row.platform, {})
-            per[row.action] = per.get(row.action, 0) + 1
+            action = str(row.action)
+            per[action] = per.get(action, 0) + 1
         return result
 
 
@@ -270,7 +252,7 @@ def _content_rows(
                     action=REFUSED,
                     sha256=sha256,
                     size=creative.size,
-                    state=REFUSED,
+                    state=State.REFUSED,
                     reason=verdict.reason,
                     rule=verdict.rule,
                 )
@@ -284,7 +266,7 @@ def _content_rows(
         primary = next((c for c in accepted if c.key == record.file_key), primary)
     base = PlanRow(platform=target.platform, key=primary.key, action=NONE, sha256=sha256, size=primary.size)
     if record is None or record.state == ARCHIVED:
-        row = replace(base, action=UPLOAD, change=NEW if record is None else RESTORED, state="new")
+        row = replace(base, action=UPLOAD, change=NEW if record is None else RESTORED, state=State.NEW)
         earlier = by_key.get(primary.key)
         if earlier is not None and earlier.sha256 != sha256:
             row = replace(row, change=CHANGED)
