@@ -98,8 +98,10 @@ with DAG(
         "connections": Param(
             {p: f"{p}_default" for p in PLATFORM_NAMES},
             type="object",
+            properties={p: {"type": "string", "minLength": 1} for p in PLATFORM_NAMES},
+            additionalProperties=False,
             title="Connections",
-            description="Airflow connection id per platform.",
+            description=f"Airflow connection id per platform (keys: {', '.join(PLATFORM_NAMES)}).",
         ),
         "strict": Param(
             False, type="boolean", title="Strict", description="Fail the run for files refused by local rules too."

@@ -436,3 +436,16 @@ def test_every_xcom_stays_small_whatever_the_folder_size(sync_env, tmp_path: Pat
     assert {key for _, _, key in sizes} >= {"plan", "approval", "report", "return_value"}
     largest = max(sizes.items(), key=lambda item: item[1])
     assert largest[1] <= 64 * 1024, largest
+
+
+@pytest.mark.parametrize(
+    ("connections", "named"), [({"topsort": 5}, "topsort"), ({"amazon-ads": "amazon_ads_default"}, "amazon-ads")]
+)
+def test_wrong_connections_are_refused_before_the_run(sync_env, connections: dict[str, Any], named: str) -> None:
+    from airflow.sdk.definitions.param import ParamValidationError
+
+    sandbox, source = sync_env
+    with pytest.raises(ParamValidationError, match="connections") as refused:
+        _run({"source": str(source), "connections": connections})
+    assert named in str(refused.value)
+    assert sandbox.journal() == []
