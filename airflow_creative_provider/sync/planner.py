@@ -17,7 +17,7 @@ import json
 import logging
 import math
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -177,6 +177,7 @@ def _plan_afresh(prepared: _Prepared, ledger: Ledger) -> _Fresh:
         archive_removed=params.archive_removed,
         max_archive=params.max_archive,
         in_scope=lambda key: key not in scan.recent and matches_include(key, params.include),
+        unchanged_rows=False,
     )
     return _Fresh(listing.summary(), plan, {c.key: c for c in listing.files})
 
@@ -209,7 +210,7 @@ def _items(
             batch = n // sizes[row.platform]
             batches[(row.platform, batch)] = batches.get((row.platform, batch), 0) + 1
             if row.action == Action.UPLOAD:
-                creative = fresh.creatives[row.key].to_dict()
+                creative = _creative_json(fresh.creatives[row.key])
         items.append(
             {
                 "seq": seq,
@@ -234,9 +235,18 @@ def _items(
     return items, batches
 
 
-def _unchanged(rows: Iterable[planning.PlanRow]) -> dict[str, dict[str, int]]:
-    counts: dict[str, dict[str, int]] = {}
-    for row in rows:
+#: what an upload item keeps of its file (``Creative.to_dict`` without its deep copy: thousands per plan).
+_CREATIVE_FIELDS = tuple(f.name for f in dataclasses.fields(Creative) if f.name != "extra")
+
+
+def _creative_json(creative: Creative) -> dict[str, Any]:
+    return {name: getattr(creative, name) for name in _CREATIVE_FIELDS}
+
+
+def _unchanged(plan: planning.Plan) -> dict[str, dict[str, int]]:
+    """``{platform: {state: n}}`` of the files with nothing to do (counted, or rows of action ``none``)."""
+    counts = {platform: dict(per) for platform, per in plan.unchanged.items()}
+    for row in plan.rows:
         if row.action == Action.NONE:
             per = counts.setdefault(row.platform, {})
             state = str(row.state)
@@ -256,7 +266,7 @@ def _save_if_idle(ledger: Ledger, prepared: _Prepared, fresh: _Fresh, *, run_id:
     fingerprint = _fingerprint(ledger, prepared)  # after this plan's index update
     summary = {
         "counts": fresh.plan.counts(),
-        "unchanged": _unchanged(fresh.plan.rows),
+        "unchanged": _unchanged(fresh.plan),
         "archive_blocked": fresh.plan.archive_blocked,
         "planned_by": run_id,
     }
@@ -324,7 +334,7 @@ def plan_run(
         fresh = _plan_afresh(prepared, ledger)
         listing = fresh.listing
         counts = fresh.plan.counts()
-        unchanged = _unchanged(fresh.plan.rows)
+        unchanged = _unchanged(fresh.plan)
         archive_blocked = fresh.plan.archive_blocked
         items, batch_sizes = _items(fresh, p, infos)
         ledger.save_run_items(run_id, items)
