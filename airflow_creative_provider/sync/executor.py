@@ -178,6 +178,9 @@ class _Batch:
             log.warning("Could not record the outcome of %s", outcome.key, exc_info=True)
         return outcome
 
+    def upload_and_record(self, item: Mapping[str, Any]) -> _Outcome:
+        return self.record(self.upload(item))
+
     def upload(self, item: Mapping[str, Any]) -> _Outcome:
         """Claim, write intent, submit, record; every outcome returned, none raised."""
         creative = Creative(**item["creative"])
@@ -405,7 +408,7 @@ def submit_batch(
     with _Heartbeat(ledger, ref.run_id, ref.platform, account, every=max(5.0, ledger.stale_after / 4)):
         if uploads:
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"submit-{ref.platform}") as pool:
-                futures = [pool.submit(lambda i=i: batch.record(batch.upload(i))) for i in uploads]
+                futures = [pool.submit(batch.upload_and_record, item) for item in uploads]
                 for future in as_completed(futures):
                     done = future.result()
                     outcomes.append(done)

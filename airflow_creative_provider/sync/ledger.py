@@ -56,7 +56,7 @@ from sqlalchemy import (
     type_coerce,
     update,
 )
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, RowMapping
 from sqlalchemy.exc import IntegrityError
 
 from airflow_creative_provider.sync.source import IndexEntry
@@ -237,7 +237,7 @@ class AssetRecord:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
 
     @classmethod
-    def from_row(cls, row: Mapping[str, Any]) -> AssetRecord:
+    def from_row(cls, row: Mapping[str, Any] | RowMapping) -> AssetRecord:
         return cls(**{name: row[name] for name in cls.__dataclass_fields__})
 
 

@@ -46,7 +46,7 @@ class Payload:
             return data
         assert isinstance(data, Mapping), f"{cls.__name__} expects a mapping, got {type(data).__name__}"
         names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})  # type: ignore[arg-type]
+        return cls(**{k: v for k, v in data.items() if k in names})
 
 
 def _jsonable(value: Any) -> Any:

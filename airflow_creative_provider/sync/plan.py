@@ -184,17 +184,17 @@ def build_plan(
         previous_ids: set[str] = set()
         counted = plan.unchanged.setdefault(target.platform, {})
         for sha256, creatives in by_content.items():
-            record = by_sha.get(sha256)
+            found = by_sha.get(sha256)
             if (
                 not unchanged_rows
-                and record is not None
-                and record.state in _SETTLED
+                and found is not None
+                and found.state in _SETTLED
                 and len(creatives) == 1
-                and creatives[0].key == record.file_key
+                and creatives[0].key == found.file_key
             ):  # the common case of a rerun: counted, no row
-                counted[record.state] = counted.get(record.state, 0) + 1
+                counted[found.state] = counted.get(found.state, 0) + 1
                 continue
-            rows = _content_rows(target, sha256, creatives, verdicts, record, by_key, previous_ids)
+            rows = _content_rows(target, sha256, creatives, verdicts, found, by_key, previous_ids)
             plan.rows.extend(rows)
         live_ids = {r.remote_id for r in platform_records if r.sha256 in present and r.remote_id}
         gone = [r for r in platform_records if r.source == source and r.sha256 not in present and r.remote_id]
