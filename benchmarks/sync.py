@@ -185,15 +185,15 @@ def make_images(folder: Path, count: int, *, seed: int = 7) -> list[Path]:
     return paths
 
 
-def make_tiny_pngs(folder: Path, count: int, *, per_folder: int = 500) -> None:
-    """``count`` tiny distinct PNGs (8x8, the index in the pixels) in sub-folders of ``per_folder``."""
+def make_tiny_pngs(folder: Path, count: int, *, per_folder: int = 500, start: int = 0) -> None:
+    """``count`` tiny distinct PNGs (8x8, the index from ``start`` in the pixels) in sub-folders of ``per_folder``."""
     from PIL import Image
 
     for i in range(count):
         sub = folder / f"set_{i // per_folder:03d}"
         if i % per_folder == 0:
             sub.mkdir(parents=True, exist_ok=True)
-        pixels = bytes((i >> shift) & 0xFF for shift in (0, 8, 16)) * 64
+        pixels = bytes(((start + i) >> shift) & 0xFF for shift in (0, 8, 16)) * 64
         Image.frombytes("RGB", (8, 8), pixels).save(sub / f"tile_{i:06d}.png", "PNG")
 
 
@@ -304,9 +304,8 @@ def child_task() -> None:
                 sent[platform] += 1
         out = {"per_platform": per, "sent": sent}
     else:
-        batch = task["batch"]
-        result = submit_batch(batch["platform"], batch["conn_id"], batch, task["run_id"], ledger=Ledger(task["ledger"]))
-        out = {"counts": result["counts"], "failed": result["failed"], "rejected": result["rejected"]}
+        result = submit_batch(task["batch"], ledger=Ledger(task["ledger"]))
+        out = {"counts": dict(result.counts), "failed": result.failed, "rejected": result.rejected}
     out.update(
         seconds=time.perf_counter() - started,
         cpu=_own_cpu() - cpu,
@@ -407,14 +406,20 @@ def bench_cold_sync(args: argparse.Namespace, sandbox: Sandbox, work: Path) -> t
     started = time.perf_counter()
     plan = plan_run({"source": str(folder), "platforms": platforms}, run_id=run_id, ledger=Ledger(ledger_url))
     planned = time.perf_counter() - started
-    batches = [b for b in plan["batches"] if b["items"] or b["error"]]
+    batches = [b for b in plan.batches if b.items or b.error]
     tasks = [TaskProcess(log) for _ in batches]
     for task in tasks:
         task.wait_ready()
     started = time.perf_counter()
     for task, batch in zip(tasks, batches, strict=True):
         task.send(
-            {"mode": "batch", "batch": batch, "run_id": run_id, "ledger": ledger_url, "airflow_masking": args.masking}
+            {
+                "mode": "batch",
+                "batch": batch.to_json(),
+                "run_id": run_id,
+                "ledger": ledger_url,
+                "airflow_masking": args.masking,
+            }
         )
     outs = [task.result() for task in tasks]
     submitted = time.perf_counter() - started
@@ -427,12 +432,12 @@ def bench_cold_sync(args: argparse.Namespace, sandbox: Sandbox, work: Path) -> t
     problems = []
     for batch, out in zip(batches, outs, strict=True):
         ok_states = sum(n for state, n in out["counts"].items() if state not in ("failed", "rejected", "refused"))
-        sent[batch["platform"]] = sent.get(batch["platform"], 0) + ok_states
-        if out["failed"] or out["rejected"] or batch["error"]:
-            problems.append(f"{batch['platform']}: {out['counts']} {batch['error'] or ''}")
+        sent[batch.platform] = sent.get(batch.platform, 0) + ok_states
+        if out["failed"] or out["rejected"] or batch.error:
+            problems.append(f"{batch.platform}: {out['counts']} {batch.error or ''}")
     print(
         f"    engine:         {engine:7.1f} s  (plan {planned:.1f} s, then {len(batches)} batches in parallel: "
-        + ", ".join(f"{b['platform']}#{b['index']} {o['seconds']:.1f} s" for b, o in zip(batches, outs, strict=True))
+        + ", ".join(f"{b.label} {o['seconds']:.1f} s" for b, o in zip(batches, outs, strict=True))
         + ")",
         flush=True,
     )
@@ -486,22 +491,22 @@ def bench_noop(args: argparse.Namespace, sandbox: Sandbox, work: Path) -> tuple[
     # populate: a first (real) plan reads every file and stores the file index...
     t0 = time.perf_counter()
     first = plan_run(params, run_id="bench_noop_populate", ledger=Ledger(url))
-    uploads = sum(c.get("upload", 0) for c in first["counts"].values())
+    uploads = sum(c.get("upload", 0) for c in first.counts.values())
     # ...then every upload it planned is recorded as sent and ready (as if the sync had run)
     now = time.time()
     rows = [
         {
             "sha256": item["sha256"],
-            "platform": batch["platform"],
-            "account": batch["account"],
-            "remote_id": f"bench-{batch['platform']}-{n}",
+            "platform": item["platform"],
+            "account": first.platforms[item["platform"]].account,
+            "remote_id": f"bench-{item['platform']}-{n}",
             "state": READY,
             "raw_state": "READY",
             "attempts": 1,
             "source": str(folder),
-            "file_key": item["key"],
-            "file_name": item["key"].rsplit("/", 1)[-1],
-            "size": item["creative"]["size"],
+            "file_key": item["file_key"],
+            "file_name": item["file_key"].rsplit("/", 1)[-1],
+            "size": item["size"],
             "created_at": now,
             "updated_at": now,
             "sent_at": now,
@@ -509,15 +514,14 @@ def bench_noop(args: argparse.Namespace, sandbox: Sandbox, work: Path) -> tuple[
             "last_run_id": "bench_noop_populate",
             "state_run_id": "bench_noop_populate",
         }
-        for batch in first["batches"]
-        for n, item in enumerate(batch["items"])
+        for n, item in enumerate(Ledger(url).run_items("bench_noop_populate"))
         if item["action"] == "upload"
     ]
     with Ledger(url).begin() as conn:
         conn.execute(insert(assets_table), rows)
     print(
-        f"    ledger populated in {time.perf_counter() - t0:.1f} s: file index of {first['listing']['files']} files "
-        f"(read {first['listing']['hashed']}), {len(rows)} ready records of {uploads} planned uploads",
+        f"    ledger populated in {time.perf_counter() - t0:.1f} s: file index of {first.listing['files']} files "
+        f"(read {first.listing['hashed']}), {len(rows)} ready records of {uploads} planned uploads",
         flush=True,
     )
 
@@ -527,7 +531,7 @@ def bench_noop(args: argparse.Namespace, sandbox: Sandbox, work: Path) -> tuple[
     print(f"    the sync's report planned the next run ahead in {time.perf_counter() - t0:.2f} s: {ahead}", flush=True)
 
     listing_times, plan_times = [], []
-    last: dict[str, Any] = {}
+    last: Any = None
     for rep in range(args.reps):
         t0 = time.perf_counter()
         listed = bare_listing(folder)
@@ -544,20 +548,20 @@ def bench_noop(args: argparse.Namespace, sandbox: Sandbox, work: Path) -> tuple[
         t0 = time.perf_counter()
         afresh = plan_run(params, run_id=f"bench_noop_afresh_{rep}", ledger=Ledger(url))
         afresh_times.append(time.perf_counter() - t0)
-        assert afresh["reused_plan_of"] is None and not afresh["batches"]
-    work_items = sum(len(b["items"]) for b in last["batches"])
+        assert afresh.reused_plan_of is None and not afresh.batches
+    work_items = sum(b.items for b in last.batches)
     actions: dict[str, int] = {}
-    for counts in last["counts"].values():
+    for counts in last.counts.values():
         for action, n in counts.items():
             actions[action] = actions.get(action, 0) + n
-    noop = work_items == 0 and last["listing"]["hashed"] == 0 and listed == args.noop_files
+    noop = work_items == 0 and last.listing["hashed"] == 0 and listed == args.noop_files
     listing, planning = statistics.median(listing_times), statistics.median(plan_times)
     print(f"    bare os.walk + stat: {listing * 1000:7.1f} ms  (median of {args.reps}; {listed} files)")
     print(
         f"    plan_run (rerun):    {planning * 1000:7.1f} ms  (median of {args.reps}: "
         + ", ".join(f"{t * 1000:.0f}" for t in plan_times)
-        + f" ms; the first is the first rerun after the sync; files read {last['listing']['hashed']}, "
-        f"work items {work_items}, rows {actions}, plan reused from {last['reused_plan_of']})"
+        + f" ms; the first is the first rerun after the sync; files read {last.listing['hashed']}, "
+        f"work items {work_items}, rows {actions}, plan reused from {last.reused_plan_of})"
     )
     print(f"    where a rerun's time goes (cProfile, one extra rerun): {breakdown}")
     print(
@@ -588,16 +592,17 @@ def _plan_breakdown(params: dict[str, Any], url: str) -> str:
     plan_run(params, run_id="bench_noop_profiled", ledger=Ledger(url))
     profile.disable()
     steps = {
-        ("engine.py", "plan_run"): "plan_run",
+        ("planner.py", "plan_run"): "plan_run",
         ("source.py", "scan_source"): "scan_source",
-        ("engine.py", "_resolve_targets"): "hooks and accounts",
+        ("planner.py", "resolve_targets"): "hooks and accounts",
         ("ledger.py", "marks"): "Ledger.marks",
-        ("ledger.py", "reusable_plan"): "Ledger.reusable_plan",
+        ("ledger.py", "saved_plan"): "Ledger.saved_plan",
         ("source.py", "list_source"): "list_source",
         ("ledger.py", "file_index"): "Ledger.file_index",
         ("ledger.py", "update_file_index"): "Ledger.update_file_index",
         ("ledger.py", "records"): "Ledger.records",
         ("plan.py", "build_plan"): "plan.build_plan",
+        ("ledger.py", "save_run_items"): "Ledger.save_run_items",
         ("ledger.py", "start_run"): "Ledger.start_run",
     }
     found: dict[str, float] = {}
@@ -658,7 +663,7 @@ def child_submit(batch_file: str, ledger_url: str) -> None:
     rss_before = _status_mb("VmRSS")
     started = time.perf_counter()
     with _RssSampler() as sampler:
-        result = submit_batch(batch["platform"], batch["conn_id"], batch, batch["run_id"], ledger=ledger)
+        result = submit_batch(batch, ledger=ledger)
     seconds = time.perf_counter() - started
     peak = _status_mb("VmHWM")
     print(
@@ -670,9 +675,13 @@ def child_submit(batch_file: str, ledger_url: str) -> None:
                 "sampled_peak_mb": sampler.peak,
                 "growth_mb": max(peak, sampler.peak) - rss_before,
                 "seconds": seconds,
-                "counts": result["counts"],
-                "bytes_sent": result["bytes_sent"],
-                "reasons": [r.get("reason") for r in result["results"] if r.get("reason")],
+                "counts": dict(result.counts),
+                "bytes_sent": result.bytes_sent,
+                "reasons": [
+                    r["reason"]
+                    for r in ledger.run_items(result.run_id, platform=result.platform, batch=result.index)
+                    if r["reason"]
+                ],
             }
         )
     )
@@ -697,14 +706,14 @@ def bench_video(args: argparse.Namespace, sandbox: Sandbox, work: Path) -> tuple
         plan = plan_run(
             {"source": str(folder), "platforms": [platform]}, run_id=f"bench_video_{platform}", ledger=Ledger(url)
         )
-        batches = [b for b in plan["batches"] if b["items"]]
-        if not batches or batches[0]["items"][0]["action"] != "upload":
-            print(f"    {platform}: the video was not planned for upload: {plan['counts']} {plan['batches']}")
+        batches = [b for b in plan.batches if b.items]
+        if not batches or Ledger(url).run_items(plan.run_id, platform=platform, batch=0)[0]["action"] != "upload":
+            print(f"    {platform}: the video was not planned for upload: {plan.counts}")
             ok_all = False
             continue
         print(f"    {platform}: planned in {time.perf_counter() - t0:.1f} s (file hashed and probed)", flush=True)
         batch_file = work / f"batch-{platform}.json"
-        batch_file.write_text(json.dumps(batches[0]))
+        batch_file.write_text(json.dumps(batches[0].to_json()))
         out = subprocess.run(
             [sys.executable, __file__, "--child-submit", str(batch_file), "--child-ledger", url],
             capture_output=True,

@@ -15,14 +15,18 @@ from airflow_creative_provider.exceptions import PlatformConfigError
 from airflow_creative_provider.operators.sync import CreativeSyncApprovalOperator, CreativeSyncWaitOperator
 from airflow_creative_provider.sync.engine import (
     DEFAULT_BATCH_SIZE,
+    approval_summary,
     build_report,
     default_source,
+    format_table,
+    needs_approval,
     plan_run,
     prepare_next_plan,
     raise_for_report,
+    report_rows,
     submit_batch,
-    wait_targets,
 )
+from airflow_creative_provider.sync.payloads import BatchRef, PlanSummary
 
 log = logging.getLogger(__name__)
 
@@ -45,42 +49,10 @@ platform: Topsort, Amazon Ads, MediaMath, MediaPocket and Delta Projects.
   send failed or a platform rejected a creative.
 * Ready creatives update the Airflow Assets `creative://<platform>/<account>`.
 
-The **report** task's log holds the table (file × platform → state, remote id, reason);
-its XCom `return_value` holds the same as JSON.
+The **report** task's log holds the table of what changed and what failed (file × platform →
+state, remote id, reason); its XCom `report` holds the counts per platform, the problems and
+where to see every row (the ledger run, the Creatives page).
 """
-
-
-def _wait_targets(submitted: dict[str, Any]) -> dict[str, Any]:
-    return wait_targets(submitted)
-
-
-def approval_summary(plan: dict[str, Any]) -> dict[str, Any]:
-    """What an approver must see: new creatives to send and assets to archive, per platform."""
-    new: set[str] = set()
-    archive = 0
-    per_platform: dict[str, dict[str, int]] = {}
-    for batch in plan.get("batches", []):
-        counts = per_platform.setdefault(batch["platform"], {"new": 0, "archive": 0})
-        for item in batch.get("items", []):
-            if item.get("action") == "upload" and item.get("change") == "new":
-                new.add(item.get("sha256") or item["key"])
-                counts["new"] += 1
-            elif item.get("action") == "archive":
-                archive += 1
-                counts["archive"] += 1
-    lines = [f"| {p} | {c['new']} | {c['archive']} |" for p, c in sorted(per_platform.items())]
-    body = "\n".join(
-        [
-            f"Source `{plan.get('source')}`: **{len(new)} new creatives** to send, **{archive} assets** to archive.",
-            "",
-            "| platform | new | archive |",
-            "|---|---|---|",
-            *lines,
-            "",
-            "Approve to send; reject to end this run without sending anything.",
-        ]
-    )
-    return {"new": len(new), "archive": archive, "body": body}
 
 
 with DAG(
@@ -141,6 +113,8 @@ with DAG(
         "connections": Param(
             {p: f"{p}_default" for p in PLATFORM_NAMES},
             type="object",
+            properties={p: {"type": "string", "minLength": 1} for p in PLATFORM_NAMES},
+            additionalProperties=False,
             title="Connections",
             description_md="Airflow connection id per platform (keys: "
             + ", ".join(f"`{p}`" for p in PLATFORM_NAMES)
@@ -199,29 +173,25 @@ with DAG(
 
     @task
     def plan(params: dict[str, Any] | None = None, run_id: str | None = None) -> list[dict[str, Any]]:
-        """List the source, apply the rules, read the ledger, split the work into batches.
+        """List the source, apply the rules, read the ledger and store the plan there.
 
-        Returns the batches (what ``submit`` maps over); the whole plan goes to XCom ``plan``.
+        Returns the batch references (what ``submit`` maps over); the summary goes to XCom ``plan``.
         """
         try:
-            result = plan_run(params or {}, run_id=str(run_id))
+            summary = plan_run(params or {}, run_id=str(run_id))
         except (ValueError, FileNotFoundError) as exc:
             raise PlatformConfigError(f"creative_sync cannot start: {exc}") from None
         ti = get_current_context()["ti"]
-        ti.xcom_push(key="plan", value=result)
-        ti.xcom_push(key="approval", value=approval_summary(result))
-        return result["batches"]
+        ti.xcom_push(key="plan", value=summary.without_batches().to_json())
+        ti.xcom_push(key="approval", value=approval_summary(summary))
+        return [batch.to_json() for batch in summary.batches]
 
     @task.branch
     def approval_gate(params: dict[str, Any] | None = None) -> str:
         """Ask a person first when the plan archives anything or sends more than the threshold."""
         threshold = int((params or {}).get("require_approval_above") or 0)
-        ti = get_current_context()["ti"]
-        summary = ti.xcom_pull(task_ids="plan", key="approval") or {}
-        dry_run = bool((params or {}).get("dry_run"))
-        if threshold and not dry_run and (summary.get("archive") or summary.get("new", 0) > threshold):
-            return "approve"
-        return "no_approval_needed"
+        plan = PlanSummary.from_json(get_current_context()["ti"].xcom_pull(task_ids="plan", key="plan"))
+        return "approve" if needs_approval(plan, threshold) else "no_approval_needed"
 
     approve = CreativeSyncApprovalOperator(
         task_id="approve",
@@ -231,43 +201,38 @@ with DAG(
     no_approval_needed = EmptyOperator(task_id="no_approval_needed")
 
     @task(map_index_template="{{ batch_label }}", trigger_rule="none_failed_min_one_success")
-    def submit(batch: dict[str, Any], run_id: str | None = None) -> dict[str, Any]:
+    def submit(batch: dict[str, Any]) -> dict[str, Any]:
         """Send one batch to one platform (bounded concurrency, ledger updated per asset)."""
-        get_current_context()["batch_label"] = f"{batch['platform']} #{batch['index']}"  # type: ignore[typeddict-unknown-key]
-        if batch.get("error"):
-            raise PlatformConfigError(f"{batch['platform']}: {batch['error']}")
-        return submit_batch(batch["platform"], batch["conn_id"], batch, str(run_id))
+        ref = BatchRef.from_json(batch)
+        get_current_context()["batch_label"] = ref.label  # type: ignore[typeddict-unknown-key]
+        return submit_batch(ref).to_json()
 
     @task(trigger_rule="all_done", outlets=[READY_CREATIVES])
-    def report(submitted: Any, waited: Any, outlet_events: Any = None) -> dict[str, Any]:
-        """Print the file x platform table, emit Asset events, fail the run if anything failed."""
+    def report(waited: Any, outlet_events: Any = None) -> dict[str, Any]:
+        """Log the table, emit Asset events, fail the run if anything failed."""
         ti = get_current_context()["ti"]
-        plan = ti.xcom_pull(task_ids="plan", key="plan")
-        if plan is None:
+        stored = ti.xcom_pull(task_ids="plan", key="plan")
+        if stored is None:
             raise PlatformConfigError("creative_sync: the plan task did not finish; nothing was sent")
+        plan = PlanSummary.from_json(stored)
         decision = ti.xcom_pull(task_ids="approve", key="decision")
+        # A rejected plan sent nothing: it is reported as it would have run.
+        dry_run = plan.dry_run or decision == "rejected"
+        rows = report_rows(plan.run_id, dry_run=dry_run)
+        result = build_report(plan, [w for w in waited or [] if w], dry_run=dry_run, approval=decision, rows=rows)
+        print(format_table(result, rows))
+        ti.xcom_push(key="report", value=result.to_json())
         if decision == "rejected":
-            # Nothing was sent: report the plan as it would have run, marked as rejected.
-            result = build_report({**plan, "dry_run": True})
-            result["approval"] = "rejected"
-            result["table"] = "The plan was rejected at the approval step: nothing was sent.\n" + result["table"]
-            print(result["table"])
-            ti.xcom_push(key="report", value=result)
-            return result
-        result = build_report(plan, [s for s in submitted or [] if s], [w for w in waited or [] if w])
-        if decision:
-            result["approval"] = decision
-        print(result["table"])
-        for event in result.get("asset_events", []):
-            outlet_events[READY_CREATIVES].add(Asset(event["uri"]), extra=event.get("extra") or {})
-        ti.xcom_push(key="report", value=result)
-        if not result["failed"] and not plan.get("dry_run") and any(b.get("items") for b in plan["batches"]):
+            return result.to_json()
+        for event in result.asset_events:
+            outlet_events[READY_CREATIVES].add(Asset(event.uri), extra=dict(event.extra))
+        if not result.failed and not plan.dry_run and plan.work:
             try:  # so that the next run of an unchanged folder costs one listing
-                prepare_next_plan(plan["run_id"])
+                prepare_next_plan(plan.run_id)
             except Exception:  # noqa: BLE001 - an optimisation only: the next run plans afresh
                 log.warning("Planning the next run ahead failed; it will plan afresh", exc_info=True)
         raise_for_report(result)
-        return result
+        return result.to_json()
 
     batches = plan()
     gate = approval_gate()
@@ -275,6 +240,6 @@ with DAG(
     submitted = submit.expand(batch=batches)
     [approve, no_approval_needed] >> submitted
     waited = CreativeSyncWaitOperator.partial(task_id="wait", deferrable=True, poll_interval=POLL_SECONDS).expand(
-        targets=submitted.map(_wait_targets)
+        targets=submitted
     )
-    report(submitted, waited.output)
+    report(waited.output)

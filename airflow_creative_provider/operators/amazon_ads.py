@@ -185,8 +185,7 @@ class AmazonAdsRegisterAssetOperator(CreativePlatformOperator):
                 platform=hook.platform,
             )
         asset_type = str(asset_type).upper()
-        ti = context.get("ti") if hasattr(context, "get") else None
-        if sha256 and ti is not None and getattr(ti, "try_number", 1) > 1:
+        if sha256 and self.retried(context):
             found = hook.find_by_tag(content_tag(sha256))
             if found is not None:
                 self.log.info("A previous try registered %s as %s; not registering again", name, found["assetId"])

@@ -25,6 +25,8 @@ class CreativePlatformOperator(BaseOperator):
 
     hook_class: ClassVar[type[CreativePlatformHook]]
     template_fields: Sequence[str] = ("conn_id",)
+    #: look for an earlier attempt's asset also on the first try (operators that create take it as a param).
+    resume: bool = False
 
     def __init__(self, *, conn_id: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -39,8 +41,21 @@ class CreativePlatformOperator(BaseOperator):
     def hook(self) -> CreativePlatformHook:
         return self.hook_class(self.conn_id)
 
-    def inspect_file(self, file_path: str, *, sha1: bool = False) -> Creative:
-        """Facts of a local file or object-storage URI, refusing it by the platform's rules."""
+    @staticmethod
+    def retried(context: Any) -> bool:
+        """This is a retry of the task: an earlier try may have created the asset already."""
+        ti = context.get("ti") if hasattr(context, "get") else None
+        return int(getattr(ti, "try_number", 1) or 1) > 1
+
+    def should_resume(self, context: Any) -> bool:
+        """Look for an earlier attempt's asset before creating one: asked for (``resume``), or a retried try."""
+        return bool(self.resume) or self.retried(context)
+
+    def inspect_file(self, file_path: str, *, sha1: bool = False, key: str | None = None) -> Creative:
+        """Facts of a local file or object-storage URI, refusing it by the platform's rules.
+
+        :param key: the name it is sent under (default: the file's own name).
+        """
         if "://" not in file_path and not os.path.isfile(file_path):
             raise CreativeRefused(
                 f"{file_path}: no such file; check the file path param.",
@@ -48,6 +63,6 @@ class CreativePlatformOperator(BaseOperator):
                 rule="missing",
                 platform=self.hook_class.platform,
             )
-        creative = Creative.inspect(file_path, sha1=sha1)
+        creative = Creative.inspect(file_path, key, sha1=sha1)
         self.hook.check_creative(creative)
         return creative

@@ -8,12 +8,9 @@ it with ``DeltaProjectsFileSensor``, which also shows the processed file's publi
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow_creative_provider.creative import Creative
-from airflow_creative_provider.exceptions import CreativeRefused
 from airflow_creative_provider.hooks.delta_projects import DeltaProjectsHook
 from airflow_creative_provider.links import CreativeAssetLink
 from airflow_creative_provider.operators.base import CreativePlatformOperator
@@ -69,26 +66,10 @@ class DeltaProjectsUploadFileOperator(CreativePlatformOperator):
         self.name = name
         self.resume = resume
 
-    def _creative(self) -> Creative:
-        if not self.name:
-            return self.inspect_file(self.file_path, sha1=True)
-        if "://" not in self.file_path and not os.path.isfile(self.file_path):
-            raise CreativeRefused(
-                f"{self.file_path}: no such file; check the file path param.",
-                file=self.file_path,
-                rule="missing",
-                platform=self.hook_class.platform,
-            )
-        creative = Creative.inspect(self.file_path, key=self.name, sha1=True)
-        self.hook.check_creative(creative)
-        return creative
-
     def execute(self, context: Context) -> dict[str, Any]:
         hook: DeltaProjectsHook = self.hook  # type: ignore[assignment]
-        creative = self._creative()
-        try_number = getattr(context["ti"], "try_number", 1) or 1
-        resume = self.resume or try_number > 1
-        asset = hook.submit(creative, resume=resume)
+        creative = self.inspect_file(self.file_path, sha1=True, key=self.name or None)
+        asset = hook.submit(creative, resume=self.should_resume(context))
         result = {
             "file_id": asset.remote_id,
             "name": creative.typed_name,

@@ -126,14 +126,13 @@ class MediaMathCreateCreativeOperator(_MediaMathOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         creative = self.inspect_file(self.file_path)
-        try_number = getattr(context["ti"], "try_number", 1) or 1
         made = self.mm.create_native_creative(
             creative,
             creative_name=self.creative_name or None,
             texts=self.all_texts(),
             advertiser_id=_optional_int(self.advertiser_id),
             concept_id=_optional_int(self.concept_id),
-            resume=self.resume or try_number > 1,
+            resume=self.should_resume(context),
         )
         result = {
             "atomic_creative_id": made["atomic_creative_id"],

@@ -1,11 +1,11 @@
 """Task building blocks of the ``creative_sync`` DAG that are not plain functions.
 
-``CreativeSyncWaitOperator`` waits for one batch of one platform (what
-``sync.engine.wait_targets`` returned) until every asset is ready or rejected. It polls once
-on the worker, then defers to ``AssetStatusTrigger`` (given the platform name) (one trigger per batch, no worker
-slot held), and records the statuses in the ledger when the trigger fires. A rejection or a
-timeout does not fail this task: the report task decides the run's outcome after every batch
-was handled.
+``CreativeSyncWaitOperator`` waits for one batch of one platform (a submit task's
+``BatchResult``; the remote ids to wait for are read from the ledger) until every asset is
+ready or rejected. It polls once on the worker, then defers to ``AssetStatusTrigger`` (one
+trigger per batch, no worker slot held), and records the statuses in the ledger when the
+trigger fires. A rejection or a timeout does not fail this task: the report task decides the
+run's outcome after every batch was handled.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
+from functools import cached_property
 from typing import Any
 
 from airflow.providers.standard.operators.hitl import ApprovalOperator
@@ -20,25 +21,19 @@ from airflow.sdk import BaseOperator, conf
 
 from airflow_creative_provider.hooks import hook_class
 from airflow_creative_provider.hooks.base import AssetStatus, CreativePlatformHook
-from airflow_creative_provider.sync.engine import record_statuses
+from airflow_creative_provider.sync.executor import WaitTargets, record_statuses, wait_targets
+from airflow_creative_provider.sync.payloads import BatchResult
 from airflow_creative_provider.triggers.base import AssetStatusTrigger
-
-
-def _run_id(context: Mapping[str, Any]) -> str:
-    if context.get("run_id"):
-        return str(context["run_id"])
-    return str(context["dag_run"].run_id)
 
 
 class CreativeSyncWaitOperator(BaseOperator):
     """Wait until one sync batch's assets are ready or rejected, and record their states.
 
-    Returns what ``sync.engine.record_statuses`` returns (pushed to XCom): per asset its
-    state, raw state and reason; ``rejected`` and ``pending`` counts; ``error`` when the
-    platform could not be polled. Rejections are reported, not raised here.
+    Returns a ``WaitResult`` as JSON (counts per state, ``rejected``, ``pending``, ``error``
+    when the platform could not be polled); each status is stored in the ledger. Rejections
+    are reported, not raised here.
 
-    :param targets: one ``wait_targets(...)`` result (``platform``, ``conn_id``,
-        ``account``, ``remote_ids``, ``items``); mapped over the submit tasks' results.
+    :param targets: one submit task's ``BatchResult`` (JSON); mapped over the submit tasks.
     :param poll_interval: seconds between polls.
     :param timeout: seconds to wait at most; assets still processing then are reported as
         such and polled again by the next run.
@@ -64,18 +59,23 @@ class CreativeSyncWaitOperator(BaseOperator):
         self.wait_timeout = timeout
         self.deferrable = deferrable
 
+    @cached_property
+    def batch(self) -> WaitTargets:
+        """The remote ids this batch waits for (read from the ledger once)."""
+        return wait_targets(BatchResult.from_json(self.targets))
+
     def _hook(self) -> CreativePlatformHook:
-        return hook_class(self.targets["platform"])(self.targets["conn_id"])
+        return hook_class(self.batch.platform)(self.batch.conn_id)
 
     def _poll(self, hook: CreativePlatformHook, ids: list[str]) -> dict[str, dict[str, Any]]:
         return {i: s.to_dict() for i, s in hook.get_status(ids).items()}
 
     def execute(self, context: Any) -> dict[str, Any]:
-        targets = self.targets
-        ids = list(targets.get("remote_ids") or [])
+        batch = self.batch
+        ids = list(batch.remote_ids)
         if not ids:
-            self.log.info("%s batch %s: nothing to wait for", targets.get("platform"), targets.get("index"))
-            return record_statuses(targets, {}, _run_id(context))
+            self.log.info("%s batch %s: nothing to wait for", batch.platform, batch.index)
+            return self._record({})
         hook = self._hook()
         statuses = self._poll(hook, ids)
         started = time.time()
@@ -83,8 +83,8 @@ class CreativeSyncWaitOperator(BaseOperator):
             if self.deferrable:
                 self.defer(
                     trigger=AssetStatusTrigger(
-                        platform=targets["platform"],
-                        conn_id=targets["conn_id"],
+                        platform=batch.platform,
+                        conn_id=batch.conn_id,
                         remote_ids=[i for i in ids if not _terminal(statuses.get(i))],
                         poll_interval=self.poll_interval,
                         timeout=self.wait_timeout,
@@ -95,13 +95,11 @@ class CreativeSyncWaitOperator(BaseOperator):
                     timeout=timedelta(seconds=self.wait_timeout + 300) if self.wait_timeout else None,
                 )
             if self.wait_timeout is not None and time.time() - started >= self.wait_timeout:
-                self.log.warning(
-                    "%s: timed out; still processing: %s", targets["platform"], self._pending(statuses, ids)
-                )
+                self.log.warning("%s: timed out; still processing: %s", batch.platform, self._pending(statuses, ids))
                 break
             time.sleep(self.poll_interval)
             statuses.update(self._poll(hook, [i for i in ids if not _terminal(statuses.get(i))]))
-        return self._record(context, statuses)
+        return self._record(statuses)
 
     def execute_complete(
         self, context: Any, event: dict[str, Any], first: dict[str, dict[str, Any]] | None = None
@@ -112,25 +110,25 @@ class CreativeSyncWaitOperator(BaseOperator):
         status = event.get("status")
         if status == "timeout":
             self.log.warning(
-                "%s: timed out; still processing: %s", self.targets["platform"], ", ".join(event.get("pending", []))
+                "%s: timed out; still processing: %s", self.batch.platform, ", ".join(event.get("pending", []))
             )
-        result = self._record(context, {k: v for k, v in statuses.items() if v})
+        error = None
         if status == "error":
-            self.log.error("%s: status poll failed: %s", self.targets["platform"], event.get("message"))
-            result["error"] = event.get("message")
-        return result
+            error = event.get("message")
+            self.log.error("%s: status poll failed: %s", self.batch.platform, error)
+        return self._record({k: v for k, v in statuses.items() if v}, error=error)
 
-    def _record(self, context: Any, statuses: dict[str, dict[str, Any]]) -> dict[str, Any]:
-        result = record_statuses(self.targets, statuses, _run_id(context))
+    def _record(self, statuses: dict[str, dict[str, Any]], error: str | None = None) -> dict[str, Any]:
+        result = record_statuses(self.batch, statuses, error=error)
         self.log.info(
             "%s batch %s: %d assets, %d rejected, %d still processing",
-            self.targets["platform"],
-            self.targets.get("index"),
-            len(result["results"]),
-            result["rejected"],
-            result["pending"],
+            result.platform,
+            result.index,
+            len(self.batch.items),
+            result.rejected,
+            result.pending,
         )
-        return result
+        return result.to_json()
 
     @staticmethod
     def _all_terminal(statuses: Mapping[str, Any], ids: list[str]) -> bool:

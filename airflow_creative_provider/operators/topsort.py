@@ -24,7 +24,7 @@ def _none_if_empty(value: Any) -> Any:
 class _TopsortOperator(CreativePlatformOperator):
     hook_class = TopsortHook
 
-    def __init__(self, *, rules: PlatformRules | None = None, resume: bool | None = None, **kwargs: Any) -> None:
+    def __init__(self, *, rules: PlatformRules | None = None, resume: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.rules = rules
         self.resume = resume
@@ -32,11 +32,6 @@ class _TopsortOperator(CreativePlatformOperator):
     @cached_property
     def hook(self) -> TopsortHook:
         return TopsortHook(self.conn_id, rules=self.rules)
-
-    def _resume(self, context: Any) -> bool:
-        if self.resume is not None:
-            return bool(self.resume)
-        return int(getattr(context["ti"], "try_number", 1) or 1) > 1
 
 
 class TopsortUploadAssetOperator(_TopsortOperator):
@@ -61,7 +56,7 @@ class TopsortUploadAssetOperator(_TopsortOperator):
     :param brands: up to 10 brands (templated).
     :param collection_ids: up to 10 collection ids (templated).
     :param metadata: extra metadata, string values (templated); ``sha256`` is added.
-    :param resume: look the asset up before creating it; by default only on a retried try.
+    :param resume: look the asset up before creating it also on the first try (a retried try always does).
     :param rules: local rules instead of Topsort's defaults, e.g. a marketplace's banner sizes
         (``TopsortHook.rules.with_(min_width=300, min_height=250)``).
     :param conn_id: Topsort connection; ``topsort_default`` when omitted (templated).
@@ -101,7 +96,7 @@ class TopsortUploadAssetOperator(_TopsortOperator):
         creative = self.inspect_file(str(self.file_path))
         asset = self.hook.submit(
             creative,
-            resume=self._resume(context),
+            resume=self.should_resume(context),
             name=_none_if_empty(self.name),
             product_ids=_none_if_empty(self.product_ids),
             brands=_none_if_empty(self.brands),
@@ -130,7 +125,7 @@ class TopsortCreateExternalAssetOperator(_TopsortOperator):
     :param brands: up to 10 brands (templated).
     :param collection_ids: up to 10 collection ids (templated).
     :param metadata: extra metadata, string values (templated); ``sha256`` is added.
-    :param resume: look the asset up before creating it; by default only on a retried try.
+    :param resume: look the asset up before creating it also on the first try (a retried try always does).
     :param conn_id: Topsort connection; ``topsort_default`` when omitted (templated).
     """
 
@@ -169,7 +164,7 @@ class TopsortCreateExternalAssetOperator(_TopsortOperator):
 
     def execute(self, context: Any) -> str:
         url = str(self.external_url)
-        if self._resume(context):
+        if self.should_resume(context):
             found = self.hook.find_external_asset(url)
             if found is not None:
                 self.log.info("Topsort: %s is already asset %s (%s)", self.name, found.remote_id, found.raw_state)

@@ -12,8 +12,11 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from airflow_creative_provider import PLATFORMS as _PACKAGE_PLATFORMS
+
 FAULT_KINDS = ("status", "delay", "delay_after", "drop", "drop_after", "expire_url", "expire_token")
-PLATFORMS = ("topsort", "amazon_ads", "mediamath", "mediapocket", "delta_projects")
+#: the package's platform registry: the sandbox serves the same five.
+PLATFORMS: tuple[str, ...] = tuple(_PACKAGE_PLATFORMS)
 
 
 @dataclass

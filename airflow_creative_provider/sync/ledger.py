@@ -37,6 +37,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 from sqlalchemy import (
     JSON,
     Column,
@@ -55,27 +56,28 @@ from sqlalchemy import (
     insert,
     select,
     tuple_,
+    type_coerce,
     update,
 )
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, RowMapping
 from sqlalchemy.exc import IntegrityError
 
 from airflow_creative_provider.sync.source import IndexEntry
+from airflow_creative_provider.sync.states import TERMINAL_STATES, State
 
 log = logging.getLogger(__name__)
 
 LEDGER_CONN_ID = "creative_ledger"
 DEFAULT_FILENAME = "creative_ledger.db"
 
-#: states of a ledger record.
-SENDING = "sending"  # intent written, remote id not yet known
-FAILED = "failed"  # the send failed; the next run resumes
-PENDING = "pending"
-PROCESSING = "processing"
-READY = "ready"
-REJECTED = "rejected"
-ARCHIVED = "archived"
-TERMINAL_STATES = frozenset({READY, REJECTED, ARCHIVED})
+#: states of a ledger record (``sync.states.State``; these names stay for existing imports).
+SENDING = State.SENDING
+FAILED = State.FAILED
+PENDING = State.PENDING
+PROCESSING = State.PROCESSING
+READY = State.READY
+REJECTED = State.REJECTED
+ARCHIVED = State.ARCHIVED
 
 metadata = MetaData()
 
@@ -190,6 +192,36 @@ plans_table = Table(
     Index("ix_creative_saved_plans_inputs", "source", "inputs", "stored_at"),
 )
 
+#: the plan of one run, one row per file x platform that has something to say (work, an
+#: alias, a refusal, a removed file); files with nothing to do are counted in the run's
+#: summary instead. Submit and wait tasks read their batch's rows and write each outcome back.
+run_items_table = Table(
+    "creative_run_items",
+    metadata,
+    Column("run_id", String(255), primary_key=True),
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("platform", String(64), nullable=False),
+    Column("batch", Integer),
+    Column("file_key", Text, nullable=False),
+    Column("sha256", String(64)),
+    Column("size", Integer),
+    Column("action", String(32), nullable=False),
+    Column("change", String(16)),
+    Column("resume", Integer, nullable=False, default=0),
+    Column("previous_id", String(512)),
+    Column("alias_of", Text),
+    Column("rule", String(64)),
+    Column("creative", JSON),
+    Column("state", String(32)),
+    Column("remote_id", String(512)),
+    Column("version", String(255)),
+    Column("reason", Text),
+    Column("done", Integer, nullable=False, default=0),
+    Column("this_run", Integer, nullable=False, default=0),
+    Column("bytes", Integer, nullable=False, default=0),
+    Index("ix_creative_run_items_batch", "run_id", "platform", "batch"),
+)
+
 
 @dataclass(frozen=True)
 class AssetRecord:
@@ -228,8 +260,11 @@ class AssetRecord:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
 
     @classmethod
-    def from_row(cls, row: Mapping[str, Any]) -> AssetRecord:
+    def from_row(cls, row: Mapping[str, Any] | RowMapping) -> AssetRecord:
         return cls(**{name: row[name] for name in cls.__dataclass_fields__})
+
+
+_RECORD_FIELDS = tuple(AssetRecord.__dataclass_fields__)
 
 
 def default_url() -> str:
@@ -311,10 +346,16 @@ class Ledger:
     # ------------------------------------------------------------------ file index
     def file_index(self, source: str) -> dict[str, IndexEntry]:
         """key -> ``IndexEntry`` of the last listing of ``source``."""
+        f = files_table
+        # facts read as text and decoded by msgspec: the stdlib's json is most of the cost at 100,000 files
+        facts = type_coerce(f.c.facts, Text)
         with self.begin() as conn:
-            rows = conn.execute(select(files_table).where(files_table.c.source == source)).mappings()
+            query = select(f.c.file_key, f.c.size, f.c.mtime, f.c.sha256, facts).where(f.c.source == source)
+            rows = conn.execute(query)
+            decode = msgspec.json.decode
             return {
-                r["file_key"]: IndexEntry(r["size"], r["mtime"], r["sha256"], _json(r["facts"]) or {}) for r in rows
+                key: IndexEntry(size, mtime, sha256, (decode(raw) if isinstance(raw, (str, bytes)) else raw) or {})
+                for key, size, mtime, sha256, raw in rows
             }
 
     def update_file_index(
@@ -407,13 +448,20 @@ class Ledger:
 
     # ------------------------------------------------------------------ asset records
     def records(self, platform: str, account: str) -> list[AssetRecord]:
-        """Every record of one platform account."""
-        columns = [assets_table.c[name] for name in AssetRecord.__dataclass_fields__]
+        """Every record of one platform account (hundreds of thousands at scale: built without per-field checks)."""
+        columns = [assets_table.c[name] for name in _RECORD_FIELDS]
         with self.begin() as conn:
-            rows = conn.execute(
+            result = conn.execute(
                 select(*columns).where(assets_table.c.platform == platform, assets_table.c.account == account)
-            ).all()
-            return [AssetRecord(*row) for row in rows]
+            )
+            rows = result.cursor.fetchall() if result.cursor is not None else result.all()
+        new = object.__new__
+        records = []
+        for row in rows:
+            record = new(AssetRecord)
+            record.__dict__.update(zip(_RECORD_FIELDS, row, strict=True))
+            records.append(record)
+        return records
 
     def get(self, sha256: str, platform: str, account: str) -> AssetRecord | None:
         with self.begin() as conn:
@@ -783,6 +831,52 @@ class Ledger:
                 .limit(limit)
             ).mappings()
             return [dict(r, counts=_json(r["counts"])) for r in rows]
+
+    # ------------------------------------------------------------------ run items (the plan)
+    def save_run_items(self, run_id: str, items: Iterable[Mapping[str, Any]]) -> int:
+        """Store a run's plan rows (``run_items_table`` columns), replacing those of a retried plan task."""
+        rows = [{**item, "run_id": run_id} for item in items]
+        with self.begin() as conn:
+            conn.execute(delete(run_items_table).where(run_items_table.c.run_id == run_id))
+            for chunk in _chunks(rows, 5000):
+                conn.execute(insert(run_items_table), chunk)
+        return len(rows)
+
+    def run_items(self, run_id: str, *, platform: str | None = None, batch: int | None = None) -> list[dict[str, Any]]:
+        """A run's plan rows with their outcomes so far (one platform's batch, when given), in plan order.
+
+        A run that reused a saved plan has no rows of its own: the saved plan's are returned.
+        """
+        t = run_items_table
+        where = [t.c.run_id == run_id]
+        if platform is not None:
+            where.append(t.c.platform == platform)
+        if batch is not None:
+            where.append(t.c.batch == batch)
+        with self.begin() as conn:
+            rows = [dict(r) for r in conn.execute(select(t).where(*where).order_by(t.c.seq)).mappings()]
+        if rows or batch is not None:
+            for row in rows:
+                row["creative"] = _json(row["creative"])
+            return rows
+        packed = self.plan_rows(run_id)
+        if not isinstance(packed, dict) or "fields" not in packed:
+            return []
+        fields = ["file_key" if name == "key" else name for name in packed["fields"]]
+        unpacked = [
+            {**dict(zip(fields, values, strict=True)), "seq": seq, "done": 0, "this_run": 0, "bytes": 0}
+            for seq, values in enumerate(packed["rows"])
+        ]
+        return [row for row in unpacked if platform is None or row["platform"] == platform]
+
+    def record_item(self, run_id: str, seq: int, **outcome: Any) -> None:
+        """Store what became of one plan row (``state``, ``remote_id``, ``reason``, ``done``, ``bytes``...)."""
+        with self.begin() as conn:
+            conn.execute(
+                update(run_items_table)
+                .where(run_items_table.c.run_id == run_id, run_items_table.c.seq == seq)
+                .values(**outcome)
+            )
 
 
 def _json(value: Any) -> Any:

@@ -24,34 +24,17 @@ from operator import attrgetter
 from typing import Any
 
 from airflow_creative_provider.creative import Creative
-from airflow_creative_provider.sync.ledger import (
-    ARCHIVED,
-    FAILED,
-    PENDING,
-    PROCESSING,
-    READY,
-    REJECTED,
-    SENDING,
-    AssetRecord,
-)
+from airflow_creative_provider.sync.ledger import AssetRecord
 from airflow_creative_provider.sync.rules import Verdict
+from airflow_creative_provider.sync.states import WORK_ACTIONS, Action, Change, State
 
-UPLOAD = "upload"
-POLL = "poll"
-NONE = "none"
-ALIAS = "alias"
-REFUSED = "refused"
-ARCHIVE = "archive"
-KEEP = "keep"
-WOULD_ARCHIVE = "would_archive"
-#: actions that are work for a submit task.
-WORK_ACTIONS = frozenset({UPLOAD, POLL, ARCHIVE})
-
-#: change kinds of an upload.
-NEW = "new"
-CHANGED = "changed"
-RETRY = "retry"
-RESTORED = "restored"
+ARCHIVED, FAILED, PENDING, PROCESSING = State.ARCHIVED, State.FAILED, State.PENDING, State.PROCESSING
+READY, REJECTED, SENDING = State.READY, State.REJECTED, State.SENDING
+UPLOAD, POLL, NONE, ALIAS = Action.UPLOAD, Action.POLL, Action.NONE, Action.ALIAS
+REFUSED, ARCHIVE, KEEP, WOULD_ARCHIVE = Action.REFUSED, Action.ARCHIVE, Action.KEEP, Action.WOULD_ARCHIVE
+NEW, CHANGED, RETRY, RESTORED = Change.NEW, Change.CHANGED, Change.RETRY, Change.RESTORED
+#: states in which a file sent under the same single name has nothing to do.
+_SETTLED = frozenset({READY, REJECTED})
 
 
 @dataclass(frozen=True)
@@ -122,11 +105,16 @@ def _verdict(verdicts: Verdicts, creative: Creative, platform: str) -> Verdict |
 
 @dataclass
 class Plan:
-    """Every decision of one run, per platform; ``work`` is what the submit tasks do."""
+    """Every decision of one run, per platform; ``work`` is what the submit tasks do.
+
+    :param unchanged: ``{platform: {state: n}}`` of the files with nothing to do that were
+        counted instead of kept as rows (``build_plan(..., unchanged_rows=False)``).
+    """
 
     rows: list[PlanRow] = field(default_factory=list)
     listing_ok: bool = True
     archive_blocked: str | None = None
+    unchanged: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def for_platform(self, platform: str) -> list[PlanRow]:
         return [r for r in self.rows if r.platform == platform]
@@ -135,11 +123,15 @@ class Plan:
         return [r for r in self.rows if r.platform == platform and r.is_work]
 
     def counts(self) -> dict[str, dict[str, int]]:
-        """``{platform: {action: n}}``."""
+        """``{platform: {action: n}}`` (counted unchanged files included, as ``none``)."""
         result: dict[str, dict[str, int]] = {}
+        for platform, per_state in self.unchanged.items():
+            if sum(per_state.values()):
+                result.setdefault(platform, {})[str(NONE)] = sum(per_state.values())
         for row in self.rows:
             per = result.setdefault(row.platform, {})
-            per[row.action] = per.get(row.action, 0) + 1
+            action = str(row.action)
+            per[action] = per.get(action, 0) + 1
         return result
 
 
@@ -154,6 +146,7 @@ def build_plan(
     archive_removed: bool = False,
     max_archive: int = 10,
     in_scope: Callable[[str], bool] | None = None,
+    unchanged_rows: bool = True,
 ) -> Plan:
     """Decide the work of one run (pure: no I/O).
 
@@ -169,6 +162,8 @@ def build_plan(
     :param max_archive: the most assets archived in one run; above it nothing is archived.
     :param in_scope: ``key -> bool``, the keys this listing covers; a record whose key is
         outside (excluded by ``include``, or a file too recent to list) is not removed.
+    :param unchanged_rows: keep a row for each file already ready or rejected under the same
+        single name; else they are only counted (``Plan.unchanged``), the cheap way at scale.
     """
     plan = Plan(listing_ok=listing_ok)
     by_content: dict[str, list[Creative]] = {}
@@ -180,18 +175,30 @@ def build_plan(
     for target in targets:
         platform_records = list(records.get(target.platform, ()))
         by_sha = {r.sha256: r for r in platform_records}
-        by_key: dict[str, AssetRecord] = {}
-        for record in sorted(platform_records, key=lambda r: r.updated_at):
+        by_key: dict[str, AssetRecord] = {}  # the latest live asset of each file key
+        for record in platform_records:
             if record.source == source and record.file_key and record.remote_id and record.state != ARCHIVED:
-                by_key[record.file_key] = record
+                known = by_key.get(record.file_key)
+                if known is None or record.updated_at >= known.updated_at:
+                    by_key[record.file_key] = record
         previous_ids: set[str] = set()
+        counted = plan.unchanged.setdefault(target.platform, {})
         for sha256, creatives in by_content.items():
-            rows = _content_rows(target, sha256, creatives, verdicts, by_sha.get(sha256), by_key, previous_ids)
+            found = by_sha.get(sha256)
+            if (
+                not unchanged_rows
+                and found is not None
+                and found.state in _SETTLED
+                and len(creatives) == 1
+                and creatives[0].key == found.file_key
+            ):  # the common case of a rerun: counted, no row
+                counted[found.state] = counted.get(found.state, 0) + 1
+                continue
+            rows = _content_rows(target, sha256, creatives, verdicts, found, by_key, previous_ids)
             plan.rows.extend(rows)
         live_ids = {r.remote_id for r in platform_records if r.sha256 in present and r.remote_id}
-        for record in sorted(platform_records, key=lambda r: (r.file_key or "", r.sha256)):
-            if record.source != source or record.sha256 in present or not record.remote_id:
-                continue
+        gone = [r for r in platform_records if r.source == source and r.sha256 not in present and r.remote_id]
+        for record in sorted(gone, key=lambda r: (r.file_key or "", r.sha256)):
             if in_scope is not None and record.file_key and not in_scope(record.file_key):
                 continue
             if record.state == ARCHIVED or record.remote_id in live_ids:
@@ -270,7 +277,7 @@ def _content_rows(
                     action=REFUSED,
                     sha256=sha256,
                     size=creative.size,
-                    state=REFUSED,
+                    state=State.REFUSED,
                     reason=verdict.reason,
                     rule=verdict.rule,
                 )
@@ -284,7 +291,7 @@ def _content_rows(
         primary = next((c for c in accepted if c.key == record.file_key), primary)
     base = PlanRow(platform=target.platform, key=primary.key, action=NONE, sha256=sha256, size=primary.size)
     if record is None or record.state == ARCHIVED:
-        row = replace(base, action=UPLOAD, change=NEW if record is None else RESTORED, state="new")
+        row = replace(base, action=UPLOAD, change=NEW if record is None else RESTORED, state=State.NEW)
         earlier = by_key.get(primary.key)
         if earlier is not None and earlier.sha256 != sha256:
             row = replace(row, change=CHANGED)

@@ -201,7 +201,7 @@ def local_root(source: str) -> str:
 
 
 def _walk_local(root: str, errors: list[str]) -> Iterator[_Entry]:
-    """Every regular file under ``root`` (symlinks followed), one ``stat`` each, folders in name order."""
+    """Every regular file under ``root`` (symlinks followed), one ``stat`` each, in directory order."""
     root = os.path.abspath(os.path.expanduser(root))
     if not os.path.isdir(root):
         raise SourceError(f"source {root!r} does not exist or is not a folder; check the source param.")
@@ -210,7 +210,7 @@ def _walk_local(root: str, errors: list[str]) -> Iterator[_Entry]:
         folder, prefix = pending.pop()
         try:
             with os.scandir(folder) as it:
-                found = sorted(it, key=attrgetter("name"))
+                found = list(it)  # no sort here: the scan sorts every key once
         except OSError as exc:
             errors.append(f"{prefix or '.'}: cannot list ({exc.strerror or exc})")
             continue
@@ -300,8 +300,10 @@ class Scan:
         Two scans with the same fingerprint hold the same files as far as size and mtime tell
         (what the file index trusts unless ``checksum`` is set).
         """
-        files = [(e.key, e.size, e.mtime) for e in self.entries]
-        return hashlib.sha256(json.dumps([sorted(self.skipped.items()), self.errors, files]).encode()).hexdigest()
+        digest = hashlib.sha256(json.dumps([sorted(self.skipped.items()), self.errors]).encode())
+        # one line per file, fed as it goes: no list of 100,000 tuples to build and render
+        digest.update("".join(f"{e.key}\0{e.size}\0{e.mtime!r}\n" for e in self.entries).encode())
+        return digest.hexdigest()
 
     def summary(self) -> dict[str, Any]:
         """What ``Listing.summary`` says, for a listing that read nothing."""

@@ -37,9 +37,10 @@ from airflow_creative_provider.sync.ledger import (
     run_counts_table,
     runs_table,
 )
+from airflow_creative_provider.sync.states import State
 
 #: ledger states the page can filter by (``refused``: refused by the platform's rules).
-REFUSED = "refused"
+REFUSED = State.REFUSED
 STATES: tuple[str, ...] = (READY, PROCESSING, PENDING, SENDING, FAILED, REJECTED, REFUSED, ARCHIVED)
 SORTS: tuple[str, ...] = ("name", "first_seen", "last_change")
 MAX_LIMIT = 500

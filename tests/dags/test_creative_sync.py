@@ -102,8 +102,17 @@ def _expected(source: Path, platforms: list[str]) -> dict[tuple[str, str], str |
     return expected
 
 
-def _rows(report: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
-    return {(r["key"], r["platform"]): r for r in report["rows"]}
+def _rows(*runs: Any) -> dict[tuple[str, str], dict[str, Any]]:
+    """The rows the runs stored in the ledger (the later run's row wins): what changed, was refused or aliased."""
+    from airflow_creative_provider.sync.ledger import Ledger
+    from airflow_creative_provider.sync.report import report_rows
+
+    ledger = Ledger()
+    return {(r.key, r.platform): r.to_dict() for run in runs for r in report_rows(run.run_id, ledger=ledger)}
+
+
+def _states(report: dict[str, Any]) -> set[str]:
+    return {state for counts in report["counts"].values() for state, n in counts.items() if n}
 
 
 def _secrets(sandbox) -> list[str]:
@@ -127,7 +136,7 @@ def test_cold_sync_rerun_change_and_duplicate(sync_env, capsys, caplog) -> None:
 
     run, report = _run({"source": str(source)})
     assert run.state == "success", run.task_states
-    rows = _rows(report)
+    rows = first_rows = _rows(run)
     accepted_contents: dict[str, set[str]] = {p: set() for p in platforms}
     for (key, platform), refusal in expected.items():
         row = rows[(key, platform)]
@@ -159,7 +168,7 @@ def test_cold_sync_rerun_change_and_duplicate(sync_env, capsys, caplog) -> None:
     assert run.state == "success"
     assert _sends(sandbox, before) == []
     assert report["reused_plan_of"] == first_run_id and report["listing"]["hashed"] == 0
-    assert all(r["state"] in ("ready", "refused") for r in report["rows"])
+    assert _states(report) == {"ready", "refused"} and not report["failures"]
 
     # One file changed: only it is sent, once per platform that accepts it.
     changed = source / "logos" / "sunline_logo_600x600.png"
@@ -170,7 +179,7 @@ def test_cold_sync_rerun_change_and_duplicate(sync_env, capsys, caplog) -> None:
         ImageDraw.Draw(image).rectangle((10, 10, 60, 60), fill=(200, 30, 30))
         image.save(changed)
     new_sha = Creative.inspect(changed).sha256
-    amazon_before = _rows(report)[("logos/sunline_logo_600x600.png", "amazon_ads")]
+    amazon_before = first_rows[("logos/sunline_logo_600x600.png", "amazon_ads")]
     before = _last_seq(sandbox)
     run, report = _run({"source": str(source)})
     assert run.state == "success", run.task_states
@@ -179,7 +188,7 @@ def test_cold_sync_rerun_change_and_duplicate(sync_env, capsys, caplog) -> None:
         assert len(_creates(sandbox, platform, before)) == (1 if accepted else 0), platform
     uploaded = {e.get("sha256") for e in _sends(sandbox, before) if e.get("sha256")}
     assert uploaded <= {new_sha}
-    rows = _rows(report)
+    rows = _rows(run)
     assert rows[("logos/sunline_logo_600x600.png", "topsort")]["state"] == "ready"
     amazon_after = rows[("logos/sunline_logo_600x600.png", "amazon_ads")]
     # Amazon keeps the asset and makes a new version of it.
@@ -192,7 +201,7 @@ def test_cold_sync_rerun_change_and_duplicate(sync_env, capsys, caplog) -> None:
     run, report = _run({"source": str(source)})
     assert run.state == "success"
     assert _sends(sandbox, before) == []
-    assert _rows(report)[("banners/copy_of_summer_sale.jpg", "delta_projects")]["action"] == "alias"
+    assert _rows(run)[("banners/copy_of_summer_sale.jpg", "delta_projects")]["action"] == "alias"
 
 
 def test_faults_on_every_platform_converge_without_duplicates(sync_env) -> None:
@@ -212,12 +221,12 @@ def test_faults_on_every_platform_converge_without_duplicates(sync_env) -> None:
     faults.add("drop_after", platform="delta_projects", method="POST", count=1)
     faults.add("status", platform="mediapocket", method="POST", status=500, count=1)
 
-    run, report = _run({"source": str(source)})
-    if run.state != "success":  # an uncertain create is left for the next run to reconcile
-        run, report = _run({"source": str(source)})
-    assert run.state == "success", run.task_states
+    runs = [_run({"source": str(source)})[0]]
+    if runs[0].state != "success":  # an uncertain create is left for the next run to reconcile
+        runs.append(_run({"source": str(source)})[0])
+    assert runs[-1].state == "success", runs[-1].task_states
     expected = _expected(source, list(PLATFORMS))
-    rows = _rows(report)
+    rows = _rows(*runs)
     for (key, platform), refusal in expected.items():
         assert rows[(key, platform)]["state"] == ("ready" if refusal is None else "refused"), (key, platform)
     for platform in PLATFORMS:
@@ -229,8 +238,7 @@ def test_faults_on_every_platform_converge_without_duplicates(sync_env) -> None:
         ids = {rows[(k, p)]["remote_id"] for (k, p), r in expected.items() if p == platform and not r}
         assert len(ids) == len(contents), platform  # one remote asset per content: no duplicate, no loss
         created = _creates(sandbox, platform)
-        abandoned = sum(len(r.get("abandoned_ids") or []) for r in report["rows"] if r["platform"] == platform)
-        assert len(created) - abandoned == len(contents), platform
+        assert len(created) == len(contents), platform
 
 
 def test_dry_run_and_subset_of_platforms(sync_env) -> None:
@@ -238,8 +246,9 @@ def test_dry_run_and_subset_of_platforms(sync_env) -> None:
     run, report = _run({"source": str(source), "platforms": ["topsort", "delta_projects"], "dry_run": True})
     assert run.state == "success"
     assert _sends(sandbox, 0) == []
-    assert {r["platform"] for r in report["rows"]} == {"topsort", "delta_projects"}
-    assert any(r["action"] == "upload" for r in report["rows"])
+    assert set(report["counts"]) == {"topsort", "delta_projects"}
+    assert report["counts"]["topsort"]["would_upload"] > 0
+    assert any(r["action"] == "upload" for r in _rows(run).values())
 
     run, report = _run({"source": str(source), "platforms": ["delta_projects"]})
     assert run.state == "success"
@@ -256,7 +265,7 @@ def test_s3_source(sync_env) -> None:
             s3.client.upload_file(str(path), bucket, f"campaign/{path.relative_to(source).as_posix()}")
     run, report = _run({"source": f"s3://creative_sandbox_s3@{bucket}/campaign", "platforms": ["delta_projects"]})
     assert run.state == "success", run.task_states
-    ready = {r["key"] for r in report["rows"] if r["state"] == "ready"}
+    ready = {key for (key, _), r in _rows(run).items() if r["state"] == "ready"}
     assert "banners/summer_sale_1200x628.jpg" in ready and "logos/app_icon_100x100.png" in ready
 
 
@@ -292,7 +301,7 @@ def test_killed_submit_resumes_without_a_second_asset(sync_env, tmp_path: Path) 
 
     plan = plan_run({"source": str(only), "platforms": platforms}, run_id="killed-run")
     batches = tmp_path / "batches.json"
-    batches.write_text(json.dumps(plan["batches"]))
+    batches.write_text(json.dumps([b.to_json() for b in plan.batches]))
     for platform in platforms:  # the create is processed, its answer held: the task dies meanwhile
         method, path = CREATE_CALLS[platform]
         sandbox.state.faults.add("delay_after", platform=platform, method=method, path=path, delay=30, count=None)
@@ -302,7 +311,7 @@ def test_killed_submit_resumes_without_a_second_asset(sync_env, tmp_path: Path) 
         "from airflow_creative_provider.sync.engine import submit_batch\n"
         "batches = json.load(open(sys.argv[1]))\n"
         "with ThreadPoolExecutor(len(batches)) as pool:\n"
-        "    list(pool.map(lambda b: submit_batch(b['platform'], b['conn_id'], b, 'killed-run'), batches))\n"
+        "    list(pool.map(submit_batch, batches))\n"
     )
     proc = subprocess.Popen([sys.executable, "-c", script, str(batches)], env=os.environ.copy())
     try:
@@ -333,8 +342,9 @@ def test_killed_submit_resumes_without_a_second_asset(sync_env, tmp_path: Path) 
     for platform in platforms:
         assert len(_creates(sandbox, platform)) == len(contents[platform]), platform
         assert len(_creates(sandbox, platform)) >= created_before[platform]
-    states = {(r["key"], r["platform"]): r["state"] for r in report["rows"]}
+    states = {key: r["state"] for key, r in _rows(run).items()}
     assert states and all(state in ("ready", "refused") for state in states.values()), states
+    assert _states(report) <= {"ready", "refused"}
 
 
 def _answer_approval(option: str, stop: Any) -> None:
@@ -402,3 +412,43 @@ def test_small_plans_need_no_approval(sync_env) -> None:
     assert run.state == "success"
     assert run.task_states["approve"] == "skipped" and run.task_states["no_approval_needed"] == "success"
     assert _creates(sandbox, "delta_projects")
+
+
+def test_every_xcom_stays_small_whatever_the_folder_size(sync_env, tmp_path: Path) -> None:
+    """400 files: before the plan moved to the ledger, the plan's XCom held every item with its
+    facts (~160 KB) and the report's every row (~70 KB); now no XCom value passes 64 KB."""
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    from tests.support.images import png
+
+    sandbox, _ = sync_env
+    folder = tmp_path / "many"
+    for i in range(400):
+        png(folder / f"set{i // 100}" / f"banner_{i:04}.png", 20, 10, (i % 256, i // 256, 7))
+    run, report = _run(
+        {"source": str(folder), "platforms": ["delta_projects"], "batch_size": 50, "require_approval_above": 1000}
+    )
+    assert run.state == "success", run.task_states
+    assert report["counts"]["delta_projects"] == {"ready": 400}
+    assert len(_creates(sandbox, "delta_projects")) == 400
+    assert sum(1 for task in run.task_states if task.startswith("submit[")) == 8
+    with create_session() as session:
+        rows = session.query(XComModel).filter_by(dag_id="creative_sync", run_id=run.run_id).all()
+        sizes = {(r.task_id, r.map_index, r.key): len(json.dumps(XComModel.deserialize_value(r))) for r in rows}
+    assert {key for _, _, key in sizes} >= {"plan", "approval", "report", "return_value"}
+    largest = max(sizes.items(), key=lambda item: item[1])
+    assert largest[1] <= 64 * 1024, largest
+
+
+@pytest.mark.parametrize(
+    ("connections", "named"), [({"topsort": 5}, "topsort"), ({"amazon-ads": "amazon_ads_default"}, "amazon-ads")]
+)
+def test_wrong_connections_are_refused_before_the_run(sync_env, connections: dict[str, Any], named: str) -> None:
+    from airflow.sdk.definitions.param import ParamValidationError
+
+    sandbox, source = sync_env
+    with pytest.raises(ParamValidationError, match="connections") as refused:
+        _run({"source": str(source), "connections": connections})
+    assert named in str(refused.value)
+    assert sandbox.journal() == []

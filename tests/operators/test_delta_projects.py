@@ -15,19 +15,9 @@ from airflow_creative_provider.operators.delta_projects import (
 )
 from airflow_creative_provider.sandbox import delta_projects as sandbox_dp
 from airflow_creative_provider.sandbox.state import ProcessingSpeed
+from tests.support.airflow import RecordingTI
 
 PLATFORM = "delta_projects"
-
-
-class RecordingTI:
-    """The task-instance surface the operator uses: try number and XCom pushes."""
-
-    def __init__(self, try_number: int = 1) -> None:
-        self.try_number = try_number
-        self.xcom: dict[str, object] = {}
-
-    def xcom_push(self, key: str, value: object) -> None:
-        self.xcom[key] = value
 
 
 @pytest.fixture

@@ -16,17 +16,7 @@ from airflow_creative_provider.operators.mediamath import (
 from airflow_creative_provider.sandbox import mediamath as sandbox
 from airflow_creative_provider.sandbox.state import ProcessingSpeed
 from tests.hooks.test_mediamath import make_mp4, make_png
-
-
-class RecordingTI:
-    """The task-instance surface the operators use: try number and XCom pushes."""
-
-    def __init__(self, try_number: int = 1) -> None:
-        self.try_number = try_number
-        self.xcom: dict[str, object] = {}
-
-    def xcom_push(self, key: str, value: object) -> None:
-        self.xcom[key] = value
+from tests.support.airflow import RecordingTI
 
 
 @pytest.fixture

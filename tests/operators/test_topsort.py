@@ -17,20 +17,10 @@ from airflow_creative_provider.operators.topsort import (
 )
 from airflow_creative_provider.sandbox import topsort as sandbox_ts
 from airflow_creative_provider.sandbox.state import ProcessingSpeed
+from tests.support.airflow import RecordingTI
 
 PLATFORM = "topsort"
 CREATE = r"^/public/v1/assets/asset$"
-
-
-class RecordingTI:
-    """The task-instance surface the operators use: try number and XCom pushes."""
-
-    def __init__(self, try_number: int = 1) -> None:
-        self.try_number = try_number
-        self.xcom: dict[str, object] = {}
-
-    def xcom_push(self, key: str, value: object) -> None:
-        self.xcom[key] = value
 
 
 @pytest.fixture

@@ -17,17 +17,9 @@ from airflow_creative_provider.operators.delta_projects import DeltaProjectsAsse
 from airflow_creative_provider.sandbox.state import Outcome, ProcessingSpeed
 from airflow_creative_provider.sensors.delta_projects import DeltaProjectsFileSensor
 from airflow_creative_provider.triggers.delta_projects import DeltaProjectsFileStatusTrigger
+from tests.support.airflow import RecordingTI
 
 PLATFORM = "delta_projects"
-
-
-class RecordingTI:
-    def __init__(self) -> None:
-        self.try_number = 1
-        self.xcom: dict[str, object] = {}
-
-    def xcom_push(self, key: str, value: object) -> None:
-        self.xcom[key] = value
 
 
 @pytest.fixture

@@ -15,17 +15,9 @@ from airflow_creative_provider.hooks.topsort import TopsortHook
 from airflow_creative_provider.sandbox.state import Outcome, ProcessingSpeed
 from airflow_creative_provider.sensors.topsort import TopsortAssetSensor
 from airflow_creative_provider.triggers.topsort import TopsortAssetStatusTrigger
+from tests.support.airflow import RecordingTI
 
 PLATFORM = "topsort"
-
-
-class RecordingTI:
-    def __init__(self) -> None:
-        self.try_number = 1
-        self.xcom: dict[str, object] = {}
-
-    def xcom_push(self, key: str, value: object) -> None:
-        self.xcom[key] = value
 
 
 @pytest.fixture

@@ -7,166 +7,45 @@ the sandbox's Delta Projects API over real HTTP with the real hook.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
-from PIL import Image
 
-from airflow_creative_provider.creative import Creative, PlatformRules
-from airflow_creative_provider.exceptions import (
-    PlatformConfigError,
-    PlatformUnavailable,
-)
-from airflow_creative_provider.hooks.base import AssetStatus, CreativePlatformHook, RemoteAsset
-from airflow_creative_provider.sync import engine
-from airflow_creative_provider.sync.engine import (
-    SyncFailed,
-    build_report,
-    plan_run,
-    prepare_next_plan,
-    raise_for_report,
+from airflow_creative_provider.exceptions import PlatformConfigError
+from airflow_creative_provider.sync.executor import (
     record_statuses,
     submit_batch,
-    unpack_rows,
     upload_concurrency,
     wait_targets,
 )
 from airflow_creative_provider.sync.ledger import READY, REJECTED, SENDING, Ledger
-
-
-class Killed(BaseException):
-    """Stands for the worker dying between the create call and the ledger write."""
-
-
-class FakeHook(CreativePlatformHook):
-    """Test-only in-memory platform: assets in a dict, failures scripted by file name."""
-
-    conn_name_attr = "fake_conn_id"
-    default_conn_name = "fake_default"
-    conn_type = "fake"
-    hook_name = "Fake"
-    platform = "topsort"
-    rules: ClassVar[PlatformRules] = PlatformRules(
-        platform="topsort", mimetypes=frozenset({"image/png", "image/jpeg"}), max_bytes=50_000
-    )
-    supports_archive: ClassVar[bool] = True
-    supports_versions: ClassVar[bool] = False
-    rate_limit: ClassVar[tuple[int, float] | None] = None
-    upload_delay: ClassVar[float] = 0.0
-
-    # shared state, reset per test by the ``fake`` fixture
-    assets: ClassVar[dict[str, dict[str, Any]]] = {}
-    calls: ClassVar[list[tuple[str, str]]] = []
-    fail: ClassVar[set[str]] = set()
-    reject: ClassVar[set[str]] = set()
-    kill_after_create: ClassVar[set[str]] = set()
-    active: ClassVar[int] = 0
-    peak: ClassVar[int] = 0
-    lock: ClassVar[threading.Lock] = threading.Lock()
-
-    @property
-    def account(self) -> str:
-        return f"acct-{self.conn_id}"
-
-    @property
-    def call_limit(self) -> tuple[int, float] | None:
-        return self.rate_limit  # no connection behind the fake: no extras to read
-
-    def find_asset(self, creative: Creative) -> RemoteAsset | None:
-        self.calls.append(("find", creative.name))
-        for remote_id, asset in self.assets.items():
-            if asset["sha256"] == creative.sha256:
-                return RemoteAsset(remote_id, state=asset["state"])
-        return None
-
-    def submit(self, creative: Creative, *, resume: bool = False, previous_id: str | None = None) -> RemoteAsset:
-        with self.lock:
-            type(self).active += 1
-            type(self).peak = max(self.peak, self.active)
-        try:
-            time.sleep(self.upload_delay)
-            if resume:
-                found = self.find_asset(creative)
-                if found:
-                    return found
-            if creative.name in self.fail:
-                raise PlatformUnavailable(f"Fake: POST /assets answered 503 for {creative.name}", platform="topsort")
-            with creative.open() as handle:
-                data = handle.read()
-            with self.lock:
-                remote_id = f"fake-{len(self.assets) + 1}"
-                self.assets[remote_id] = {
-                    "sha256": creative.sha256,
-                    "name": creative.name,
-                    "state": AssetStatus.PROCESSING,
-                    "size": len(data),
-                    "previous_id": previous_id,
-                }
-            self.calls.append(("create", creative.name))
-            if creative.name in self.kill_after_create:
-                self.kill_after_create.discard(creative.name)
-                raise Killed()
-            return RemoteAsset(remote_id, state=AssetStatus.PROCESSING, raw_state="UPLOADED")
-        finally:
-            with self.lock:
-                type(self).active -= 1
-
-    def get_status(self, remote_ids: Any) -> dict[str, AssetStatus]:
-        out = {}
-        for remote_id in remote_ids:
-            asset = self.assets[remote_id]
-            if asset["state"] == AssetStatus.PROCESSING:
-                rejected = asset["name"] in self.reject
-                asset["state"] = AssetStatus.REJECTED if rejected else AssetStatus.READY
-                asset["reason"] = "fails the content policy" if rejected else None
-            out[remote_id] = AssetStatus(
-                remote_id, asset["state"], raw_state=asset["state"].upper(), reason=asset.get("reason")
-            )
-        return out
-
-    def archive(self, remote_id: str) -> None:
-        self.calls.append(("archive", remote_id))
-        self.assets[remote_id]["state"] = "archived"
-
-
-class FakeNoArchiveHook(FakeHook):
-    platform = "mediamath"
-    supports_archive: ClassVar[bool] = False
-    rules: ClassVar[PlatformRules] = FakeHook.rules.with_(platform="mediamath")
-
-
-HOOKS: dict[str, type[CreativePlatformHook]] = {"topsort": FakeHook, "mediamath": FakeNoArchiveHook}
+from airflow_creative_provider.sync.payloads import BatchRef, BatchResult, PlanSummary, Report
+from airflow_creative_provider.sync.planner import plan_run, prepare_next_plan
+from airflow_creative_provider.sync.report import (
+    SyncFailed,
+    build_report,
+    format_table,
+    raise_for_report,
+    report_rows,
+)
+from tests.support.fakes import HOOKS, FakeHook, FakeNoArchiveHook, Killed, creates, registry, reset
+from tests.support.images import png
 
 
 @pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch) -> type[FakeHook]:
-    monkeypatch.setattr(engine, "_hook_class", lambda platform: HOOKS[platform])
-    FakeHook.assets = {}
-    FakeHook.calls = []
-    FakeHook.fail = set()
-    FakeHook.reject = set()
-    FakeHook.kill_after_create = set()
-    FakeHook.active = FakeHook.peak = 0
-    return FakeHook
+def fake() -> type[FakeHook]:
+    return reset()
 
 
 @pytest.fixture
 def ledger(tmp_path: Path) -> Ledger:
     return Ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
-
-
-def png(path: Path, width: int = 20, height: int = 10, color: str = "red") -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    buffer = io.BytesIO()
-    Image.new("RGB", (width, height), color).save(buffer, "PNG")
-    path.write_bytes(buffer.getvalue())
-    return path
 
 
 @pytest.fixture
@@ -182,130 +61,148 @@ def folder(tmp_path: Path) -> Path:
     return root
 
 
-def run_sync(
-    folder: Path, ledger: Ledger, run_id: str, *, wait: bool = True, **params: Any
-) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any]]:
-    """Plan, submit every batch, wait (by polling the fake), record and report: the DAG's flow."""
+@dataclass
+class Synced:
+    """One run through the engine: its plan, submit results, report and every stored row."""
+
+    plan: PlanSummary
+    submits: list[BatchResult]
+    report: Report
+    rows: list[dict[str, Any]]
+    table: str
+
+
+def plan(folder: Path, ledger: Ledger, run_id: str, **params: Any) -> PlanSummary:
     params = {"source": str(folder), "platforms": ["topsort"], **params}
-    plan = plan_run(params, run_id=run_id, ledger=ledger)
-    json.dumps(plan)
+    return plan_run(params, run_id=run_id, ledger=ledger, hooks=registry)
+
+
+def submit(ref: BatchRef, ledger: Ledger, **kwargs: Any) -> BatchResult:
+    return submit_batch(ref, ledger=ledger, hooks=registry, **kwargs)
+
+
+def run_sync(folder: Path, ledger: Ledger, run_id: str, *, wait: bool = True, **params: Any) -> Synced:
+    """Plan, submit every batch, wait (by polling the fake), record and report: the DAG's flow."""
+    planned = plan(folder, ledger, run_id, **params)
+    summary = PlanSummary.from_json(json.loads(json.dumps(planned.without_batches().to_json())))
     submits, waits = [], []
-    for batch in plan["batches"]:
+    for ref in planned.batches:
         try:
-            submits.append(submit_batch(batch["platform"], batch["conn_id"], batch, run_id, ledger=ledger))
+            submits.append(submit(BatchRef.from_json(json.loads(json.dumps(ref.to_json()))), ledger))
         except PlatformConfigError:
             continue
     for submitted in submits:
-        targets = wait_targets(submitted)
-        if wait and targets["remote_ids"]:
-            hook = HOOKS[targets["platform"]](targets["conn_id"])
-            statuses = {i: s.to_dict() for i, s in hook.get_status(targets["remote_ids"]).items()}
-            waits.append(record_statuses(targets, statuses, run_id, ledger=ledger))
-    report = build_report(plan, submits, waits, ledger=ledger)
-    json.dumps(report)
-    return plan, submits, report
+        targets = wait_targets(submitted, ledger=ledger)
+        if wait and targets.remote_ids:
+            hook = HOOKS[targets.platform](targets.conn_id)
+            statuses = {i: s.to_dict() for i, s in hook.get_status(list(targets.remote_ids)).items()}
+            waits.append(record_statuses(targets, statuses, ledger=ledger).to_json())
+    rows = report_rows(run_id, ledger=ledger, dry_run=summary.dry_run)
+    report = build_report(summary, waits, ledger=ledger)
+    json.dumps(report.to_json())
+    return Synced(planned, submits, report, [r.to_dict() for r in rows], format_table(report, rows))
 
 
-def row(report: dict[str, Any], key: str, platform: str = "topsort") -> dict[str, Any]:
-    return next(r for r in report["rows"] if r["key"] == key and r["platform"] == platform)
-
-
-def creates(fake: type[FakeHook]) -> list[str]:
-    return sorted(name for call, name in fake.calls if call == "create")
+def row(synced: Synced, key: str, platform: str = "topsort") -> dict[str, Any]:
+    return next(r for r in synced.rows if r["key"] == key and r["platform"] == platform)
 
 
 def test_cold_sync_then_noop_rerun(fake: type[FakeHook], folder: Path, ledger: Ledger) -> None:
-    plan, submits, report = run_sync(folder, ledger, "run-1")
-    assert plan["listing"]["files"] == 6 and plan["listing"]["skipped"] == {"hidden": 1}
+    s = run_sync(folder, ledger, "run-1")
+    assert s.plan.listing["files"] == 6 and s.plan.listing["skipped"] == {"hidden": 1}
     assert creates(fake) == ["a.png", "b.png", "c.png"]  # the copy is an alias, sent once
-    assert row(report, "a.png")["state"] == READY and row(report, "a.png")["remote_id"].startswith("fake-")
-    alias = row(report, "copy-of-a.png")
-    assert (alias["action"], alias["state"], alias["remote_id"]) == ("alias", READY, row(report, "a.png")["remote_id"])
-    assert row(report, "notes.txt")["state"] == "refused" and "(type)" in row(report, "notes.txt")["reason"]
-    assert row(report, "broken.png")["state"] == "refused" and "(corrupt)" in row(report, "broken.png")["reason"]
-    assert not report["failed"]  # local refusals do not fail the run
-    assert report["bytes_sent"] == sum((folder / k).stat().st_size for k in ("a.png", "b.png", "sub/c.png"))
-    (event,) = report["asset_events"]
-    assert event["uri"] == "creative://topsort/acct-topsort_default"
-    assert event["extra"]["ready"] == 3 and sorted(event["extra"]["remote_ids"]) == sorted(fake.assets)
-    assert "a.png" in report["table"] and "refused" in report["table"]
+    assert row(s, "a.png")["state"] == READY and row(s, "a.png")["remote_id"].startswith("fake-")
+    alias = row(s, "copy-of-a.png")
+    assert (alias["action"], alias["state"], alias["remote_id"]) == ("alias", READY, row(s, "a.png")["remote_id"])
+    assert row(s, "notes.txt")["state"] == "refused" and "(type)" in row(s, "notes.txt")["reason"]
+    assert row(s, "broken.png")["state"] == "refused" and "(corrupt)" in row(s, "broken.png")["reason"]
+    assert not s.report.failed  # local refusals do not fail the run
+    assert s.report.counts == {"topsort": {"ready": 4, "refused": 2}}
+    assert s.report.bytes_sent == sum((folder / k).stat().st_size for k in ("a.png", "b.png", "sub/c.png"))
+    (event,) = s.report.asset_events
+    assert event.uri == "creative://topsort/acct-topsort_default"
+    assert event.extra["ready"] == 3 and sorted(event.extra["remote_ids"]) == sorted(fake.assets)
+    assert "a.png" in s.table and "refused" in s.table
     stored = ledger.run("run-1")
-    assert stored and stored["outcome"] == "success" and stored["bytes_sent"] == report["bytes_sent"]
+    assert stored and stored["outcome"] == "success" and stored["bytes_sent"] == s.report.bytes_sent
 
     fake.calls.clear()
     # the same folder spelled differently is the same source
-    plan2, submits2, report2 = run_sync(folder, ledger, "run-2", source=f"file://{folder}/")
-    assert fake.calls == [] and plan2["batches"] == [] and submits2 == []
-    assert plan2["listing"]["hashed"] == 0  # an unchanged folder is not read again
-    assert row(report2, "a.png")["state"] == READY and report2["asset_events"] == []
-    assert not report2["failed"]
+    s2 = run_sync(folder, ledger, "run-2", source=f"file://{folder}/")
+    assert fake.calls == [] and s2.plan.batches == () and s2.submits == []
+    assert s2.plan.listing["hashed"] == 0  # an unchanged folder is not read again
+    assert s2.report.counts == s.report.counts and s2.report.asset_events == ()
+    assert "a.png" not in {r["key"] for r in s2.rows}  # nothing to do: counted, not stored per run
+    assert not s2.report.failed
 
 
 def test_unchanged_reruns_reuse_a_saved_plan_until_anything_it_reads_changes(
     fake: type[FakeHook], folder: Path, ledger: Ledger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     run_sync(folder, ledger, "run-1")
-    plan2, _, report2 = run_sync(folder, ledger, "run-2")  # the ledger changed in run-1: planned afresh
-    assert plan2["reused_plan_of"] is None and plan2["batches"] == []
-    plan3, _, report3 = run_sync(folder, ledger, "run-3")
-    assert plan3["reused_plan_of"] == "run-2" and plan3["listing"] == plan2["listing"]
-    assert plan3["counts"] == plan2["counts"] and plan3["platforms"] == plan2["platforms"]
-    assert report3["rows"] == report2["rows"] and not report3["failed"]
-    assert "nothing changed since the plan of run run-2; reused" in report3["table"]
+    s2 = run_sync(folder, ledger, "run-2")  # the ledger changed in run-1: planned afresh
+    assert s2.plan.reused_plan_of is None and s2.plan.batches == ()
+    s3 = run_sync(folder, ledger, "run-3")
+    assert s3.plan.reused_plan_of == "run-2" and s3.plan.listing == s2.plan.listing
+    assert s3.plan.counts == s2.plan.counts and s3.plan.platforms == s2.plan.platforms
+    assert s3.rows == s2.rows and s3.report.counts == s2.report.counts and not s3.report.failed
+    assert "nothing changed since the plan of run run-2; reused" in s3.report.table
     saved = ledger.run("run-3")["plan_rows"]
     assert ledger.run("run-2")["plan_rows"] == saved and list(saved) == ["plan"]  # the rows are stored once
     assert [call for call in fake.calls if call[0] != "create"] == []  # nothing looked up
 
-    def fresh(run_id: str, **params: Any) -> dict[str, Any]:
-        plan, _, report = run_sync(folder, ledger, run_id, **params)
-        assert plan["reused_plan_of"] is None, run_id
-        return report
+    def fresh(run_id: str, **params: Any) -> Synced:
+        synced = run_sync(folder, ledger, run_id, **params)
+        assert synced.plan.reused_plan_of is None, run_id
+        return synced
 
     # a touched file (same content, new mtime) is read again; the next rerun reuses that plan
     os.utime(folder / "b.png", (time.time() + 5, time.time() + 5))
-    assert fresh("touched")["rows"] == report2["rows"]
-    assert run_sync(folder, ledger, "after-touch")[0]["reused_plan_of"] == "touched"
+    touched = fresh("touched")
+    assert touched.rows == s2.rows and touched.report.counts == s2.report.counts
+    assert run_sync(folder, ledger, "after-touch").plan.reused_plan_of == "touched"
     # other params, re-hashing, other rules, another ledger state: planned afresh
-    assert [r["key"] for r in fresh("include", include="sub/**")["rows"]] == ["sub/c.png"]
+    assert fresh("include", include="sub/**").report.counts == {"topsort": {"ready": 1}}
     recent = fresh("recent", min_age_seconds=3600)  # b.png's mtime is in the future
-    assert "b.png" not in {r["key"] for r in recent["rows"]} and recent["listing"]["skipped"]["recent"] == 6
+    assert recent.report.counts == {"topsort": {}} and recent.plan.listing["skipped"]["recent"] == 6
     fresh("checksum", checksum=True)
     fresh("checksum-again", checksum=True)
     monkeypatch.setattr(FakeHook, "rules", FakeHook.rules.with_(max_bytes=10))
     assert row(fresh("small-limit"), "a.png")["state"] == "refused"
     monkeypatch.undo()
-    monkeypatch.setattr(engine, "_hook_class", lambda platform: HOOKS[platform])
     run_sync(folder, ledger, "before-reject")
-    a = row(report2, "a.png")
-    sha = next(r["sha256"] for r in unpack_rows(ledger.plan_rows("run-2")) if r["key"] == "a.png")
-    ledger.record_status(sha, "topsort", "acct-topsort_default", run_id="ops", state=REJECTED, reason="taken down")
-    rejected = row(fresh("after-reject"), "a.png")
-    assert (rejected["state"], rejected["reason"], rejected["remote_id"]) == (REJECTED, "taken down", a["remote_id"])
+    a = ledger.records("topsort", "acct-topsort_default")
+    record = next(r for r in a if r.file_key == "a.png")
+    ledger.record_status(
+        record.sha256, "topsort", "acct-topsort_default", run_id="ops", state=REJECTED, reason="taken down"
+    )
+    rejected = fresh("after-reject")
+    # a.png and its alias: an earlier rejection still standing does not fail the run
+    assert rejected.report.counts["topsort"]["rejected"] == 2 and not rejected.report.failed
     # a new file is planned (and sent); no saved plan ever hides work
     png(folder / "d.png", color="yellow")
-    plan, _, _ = run_sync(folder, ledger, "new-file")
-    assert plan["reused_plan_of"] is None and creates(fake)[-1:] == ["d.png"]
+    assert run_sync(folder, ledger, "new-file").plan.reused_plan_of is None and creates(fake)[-1:] == ["d.png"]
 
 
 def test_the_report_of_a_run_that_sent_anything_plans_the_next_run_ahead(
     fake: type[FakeHook], folder: Path, ledger: Ledger
 ) -> None:
     run_sync(folder, ledger, "run-1")
-    assert prepare_next_plan("run-1", ledger=ledger) == {"work": 0, "saved": True}
-    plan2, _, report2 = run_sync(folder, ledger, "run-2")
-    assert plan2["reused_plan_of"] == "run-1" and plan2["batches"] == [] and plan2["listing"]["hashed"] == 0
-    assert row(report2, "a.png")["state"] == READY and not report2["failed"]
+    assert prepare_next_plan("run-1", ledger=ledger, hooks=registry) == {"work": 0, "saved": True}
+    s2 = run_sync(folder, ledger, "run-2")
+    assert s2.plan.reused_plan_of == "run-1" and s2.plan.batches == () and s2.plan.listing["hashed"] == 0
+    assert s2.report.counts["topsort"]["ready"] == 4 and not s2.report.failed
     # work left for the next run (a send that failed) is not saved: that run plans afresh and retries
     fake.fail = {"d.png"}
     png(folder / "d.png", color="yellow")
     run_sync(folder, ledger, "run-3")
-    assert prepare_next_plan("run-3", ledger=ledger) == {"work": 1, "saved": False}
+    assert prepare_next_plan("run-3", ledger=ledger, hooks=registry) == {"work": 1, "saved": False}
     fake.fail = set()
-    plan4, _, _ = run_sync(folder, ledger, "run-4")
-    assert plan4["reused_plan_of"] is None and creates(fake)[-1:] == ["d.png"]
-    assert prepare_next_plan("dry", ledger=ledger) is None  # no such run
+    s4 = run_sync(folder, ledger, "run-4")
+    assert s4.plan.reused_plan_of is None and creates(fake)[-1:] == ["d.png"]
+    assert prepare_next_plan("dry", ledger=ledger, hooks=registry) is None  # no such run
     run_sync(folder, ledger, "dry", dry_run=True)
-    assert prepare_next_plan("dry", ledger=ledger) is None
+    assert prepare_next_plan("dry", ledger=ledger, hooks=registry) is None
 
 
 def test_saved_plans_are_pruned_to_the_newest_of_each_source(ledger: Ledger) -> None:
@@ -322,11 +219,13 @@ def test_changed_file_only_is_sent_and_strict_fails_on_refusals(
     run_sync(folder, ledger, "run-1")
     fake.calls.clear()
     png(folder / "b.png", 30, 30, "yellow")
-    _, _, report = run_sync(folder, ledger, "run-2", strict=True)
+    s = run_sync(folder, ledger, "run-2", strict=True)
     assert creates(fake) == ["b.png"]
-    assert report["failed"] and all("refused" in f for f in report["failures"])
+    assert s.report.failed and all("refused" in f for f in s.report.failures)
     with pytest.raises(SyncFailed, match="broken.png"):
-        raise_for_report(report)
+        raise_for_report(s.report)
+    with pytest.raises(SyncFailed, match="broken.png"):
+        raise_for_report(s.report.to_json())  # as XCom holds it
 
 
 def test_one_failure_never_stops_the_others_and_fails_the_run(
@@ -335,69 +234,60 @@ def test_one_failure_never_stops_the_others_and_fails_the_run(
     fake.fail = {"b.png"}
     fake.reject = {"sub/c.png", "c.png"}
     caplog.set_level("INFO")
-    _, submits, report = run_sync(folder, ledger, "run-1")
+    s = run_sync(folder, ledger, "run-1")
     assert creates(fake) == ["a.png", "c.png"]
-    assert row(report, "a.png")["state"] == READY
-    assert row(report, "b.png")["state"] == "failed" and "503" in row(report, "b.png")["reason"]
-    assert row(report, "sub/c.png")["state"] == "rejected"
-    assert submits[0]["failed"] == 1
-    assert report["failed"] and len(report["failures"]) == 2
+    assert row(s, "a.png")["state"] == READY
+    assert row(s, "b.png")["state"] == "failed" and "503" in row(s, "b.png")["reason"]
+    assert row(s, "sub/c.png")["state"] == "rejected"
+    assert s.submits[0].failed == 1
+    assert s.report.failed and s.report.problems_total == 2 and len(s.report.failures) == 2
     with pytest.raises(SyncFailed, match="problem"):
-        raise_for_report(report)
+        raise_for_report(s.report)
     assert "files" in caplog.text and "/s" in caplog.text  # progress lines
     assert (ledger.run("run-1") or {})["outcome"] == "failed"
 
     # the next run retries the failed send (resuming) and does not fail for the old rejection
     fake.fail = set()
     fake.calls.clear()
-    _, _, report2 = run_sync(folder, ledger, "run-2")
+    s2 = run_sync(folder, ledger, "run-2")
     assert ("find", "b.png") in fake.calls and creates(fake) == ["b.png"]
-    assert row(report2, "b.png")["state"] == READY
-    assert row(report2, "sub/c.png")["state"] == "rejected" and not report2["failed"]
+    assert row(s2, "b.png")["state"] == READY
+    assert s2.report.counts["topsort"]["rejected"] == 1 and not s2.report.failed
 
 
 def test_killed_after_create_resumes_without_duplicate(fake: type[FakeHook], folder: Path, ledger: Ledger) -> None:
     fake.kill_after_create = {"a.png"}
-    plan = plan_run({"source": str(folder), "platforms": ["topsort"]}, run_id="run-1", ledger=ledger)
+    planned = plan(folder, ledger, "run-1")
     with pytest.raises(Killed):
-        submit_batch("topsort", "topsort_default", plan["batches"][0], "run-1", ledger=ledger, concurrency=1)
-    record = ledger.get(
-        next(r["sha256"] for r in plan["batches"][0]["items"] if r["key"] == "a.png"), "topsort", "acct-topsort_default"
-    )
+        submit(planned.batches[0], ledger, concurrency=1)
+    item = next(i for i in ledger.run_items("run-1") if i["file_key"] == "a.png")
+    record = ledger.get(item["sha256"], "topsort", "acct-topsort_default")
     assert record and record.state == SENDING and record.remote_id is None  # intent, no id
     assert len([a for a in fake.assets.values() if a["name"] == "a.png"]) == 1
 
     fake.calls.clear()
-    _, _, report = run_sync(folder, ledger, "run-2")
+    s = run_sync(folder, ledger, "run-2")
     assert ("find", "a.png") in fake.calls
     assert [a["name"] for a in fake.assets.values()].count("a.png") == 1  # no second asset
-    assert row(report, "a.png")["state"] == READY and not report["failed"]
+    assert row(s, "a.png")["state"] == READY and not s.report.failed
 
 
 def test_a_claim_held_by_an_overlapping_run_is_left_alone(fake: type[FakeHook], folder: Path, ledger: Ledger) -> None:
-    plan = plan_run({"source": str(folder), "platforms": ["topsort"]}, run_id="manual", ledger=ledger)
-    item = next(i for i in plan["batches"][0]["items"] if i["key"] == "a.png")
+    planned = plan(folder, ledger, "manual")
+    item = next(i for i in ledger.run_items("manual") if i["file_key"] == "a.png")
     assert ledger.claim(item["sha256"], "topsort", "acct-topsort_default", "scheduled")
-    result = submit_batch("topsort", "topsort_default", plan["batches"][0], "manual", ledger=ledger)
-    a = next(r for r in result["results"] if r["key"] == "a.png")
-    assert a["state"] == SENDING and "scheduled" in a["reason"]
+    result = submit(planned.batches[0], ledger)
+    assert result.counts["sending"] == 1
+    a = next(r for r in report_rows("manual", ledger=ledger) if r.key == "a.png")
+    assert a.state == SENDING and a.reason and "scheduled" in a.reason
     assert "a.png" not in creates(fake) and creates(fake) == ["b.png", "c.png"]
 
 
 def test_overlapping_runs_create_each_asset_once(fake: type[FakeHook], folder: Path, ledger: Ledger) -> None:
     FakeHook.upload_delay = 0.05
     try:
-        plans = [
-            plan_run({"source": str(folder), "platforms": ["topsort"]}, run_id=r, ledger=ledger) for r in ("s", "m")
-        ]
-        threads = [
-            threading.Thread(
-                target=submit_batch,
-                args=("topsort", "topsort_default", p["batches"][0], p["run_id"]),
-                kwargs={"ledger": ledger},
-            )
-            for p in plans
-        ]
+        plans = [plan(folder, ledger, r) for r in ("s", "m")]
+        threads = [threading.Thread(target=submit, args=(p.batches[0], ledger)) for p in plans]
         for t in threads:
             t.start()
         for t in threads:
@@ -408,45 +298,61 @@ def test_overlapping_runs_create_each_asset_once(fake: type[FakeHook], folder: P
 
 
 def test_dry_run_sends_nothing(fake: type[FakeHook], folder: Path, ledger: Ledger) -> None:
-    plan, submits, report = run_sync(folder, ledger, "dry", dry_run=True)
-    assert fake.calls == [] and plan["dry_run"]
-    assert row(report, "a.png")["state"] == "would_upload" and report["dry_run"]
-    assert all(wait_targets(s)["remote_ids"] == [] for s in submits)
+    s = run_sync(folder, ledger, "dry", dry_run=True)
+    assert fake.calls == [] and s.plan.dry_run and s.plan.batches == ()
+    assert row(s, "a.png")["state"] == "would_upload" and s.report.dry_run
     assert ledger.records("topsort", "acct-topsort_default") == []
-    assert "dry run" in report["table"] and not report["failed"]
+    assert "dry run" in s.report.table and not s.report.failed
 
 
 def test_batches_concurrency_and_rate_limit(fake: type[FakeHook], tmp_path: Path, ledger: Ledger) -> None:
     folder = tmp_path / "many"
     for i in range(12):
         png(folder / f"img{i:02}.png", 10 + i, 10)
-    plan = plan_run({"source": str(folder), "platforms": ["topsort"], "batch_size": 5}, run_id="r", ledger=ledger)
-    assert [len(b["items"]) for b in plan["batches"]] == [5, 5, 2]
-    assert [b["index"] for b in plan["batches"]] == [0, 1, 2]
+    planned = plan(folder, ledger, "r", batch_size=5)
+    assert [b.items for b in planned.batches] == [5, 5, 2]
+    assert [b.index for b in planned.batches] == [0, 1, 2]
+    assert [len(ledger.run_items("r", platform="topsort", batch=b.index)) for b in planned.batches] == [5, 5, 2]
     FakeHook.upload_delay = 0.1
     FakeHook.rate_limit = (3, 1.0)
     try:
         assert upload_concurrency(FakeHook) == 3 and upload_concurrency(FakeHook, 2) == 2
-        submit_batch("topsort", "topsort_default", plan["batches"][0], "r", ledger=ledger)
+        submit(planned.batches[0], ledger)
     finally:
         FakeHook.upload_delay = 0.0
         FakeHook.rate_limit = None
     assert 1 < fake.peak <= 3
 
 
+def test_batches_grow_so_that_a_run_maps_at_most_max_batches_tasks(
+    fake: type[FakeHook], tmp_path: Path, ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow_creative_provider.sync import planner
+
+    monkeypatch.setattr(planner, "MAX_BATCHES", 4)
+    folder = tmp_path / "many"
+    for i in range(12):
+        png(folder / f"img{i:02}.png", 10 + i, 10)
+    planned = plan(folder, ledger, "r", batch_size=1, platforms=["topsort", "mediamath"])
+    assert len(planned.batches) == 4 and all(b.items == 6 for b in planned.batches)
+    assert sorted(i["seq"] for b in planned.batches for i in ledger.run_items("r", platform=b.platform, batch=b.index))
+    assert sum(len(ledger.run_items("r", platform=b.platform, batch=b.index)) for b in planned.batches) == 24
+
+
 def test_archive_removed_and_kept(fake: type[FakeHook], folder: Path, ledger: Ledger) -> None:
-    run_sync(folder, ledger, "run-1", platforms=["topsort", "mediamath"])
+    both = ["topsort", "mediamath"]
+    run_sync(folder, ledger, "run-1", platforms=both)
     (folder / "b.png").unlink()
-    _, _, report = run_sync(folder, ledger, "run-2", platforms=["topsort", "mediamath"])
-    assert row(report, "b.png")["action"] == "keep" and "archive_removed is off" in row(report, "b.png")["reason"]
+    s = run_sync(folder, ledger, "run-2", platforms=both)
+    assert row(s, "b.png")["action"] == "keep" and "archive_removed is off" in row(s, "b.png")["reason"]
     fake.calls.clear()
-    _, _, report = run_sync(folder, ledger, "run-3", platforms=["topsort", "mediamath"], archive_removed=True)
+    s = run_sync(folder, ledger, "run-3", platforms=both, archive_removed=True)
     archived = [c for c in fake.calls if c[0] == "archive"]
     assert len(archived) == 1  # only the platform that can archive
-    assert row(report, "b.png")["state"] == "archived"
-    assert "cannot archive" in row(report, "b.png", "mediamath")["reason"]
-    _, _, report = run_sync(folder, ledger, "run-4", platforms=["topsort"], archive_removed=True)
-    assert not [r for r in report["rows"] if r["key"] == "b.png"]  # archived: no longer reported
+    assert row(s, "b.png")["state"] == "archived"
+    assert "cannot archive" in row(s, "b.png", "mediamath")["reason"]
+    s = run_sync(folder, ledger, "run-4", platforms=["topsort"], archive_removed=True)
+    assert not [r for r in s.rows if r["key"] == "b.png"]  # archived: no longer reported
 
 
 def test_max_archive_reports_instead(fake: type[FakeHook], folder: Path, ledger: Ledger) -> None:
@@ -454,13 +360,13 @@ def test_max_archive_reports_instead(fake: type[FakeHook], folder: Path, ledger:
     for name in ("a.png", "copy-of-a.png", "b.png"):
         (folder / name).unlink()
     fake.calls.clear()
-    _, _, report = run_sync(folder, ledger, "run-2", archive_removed=True, max_archive=1)
+    s = run_sync(folder, ledger, "run-2", archive_removed=True, max_archive=1)
     assert [c for c in fake.calls if c[0] == "archive"] == []
-    assert {r["key"]: r["action"] for r in report["rows"] if r["action"] == "would_archive"} == {
+    assert {r["key"]: r["action"] for r in s.rows if r["action"] == "would_archive"} == {
         "a.png": "would_archive",
         "b.png": "would_archive",
     }
-    assert "max_archive=1" in report["table"]
+    assert "max_archive=1" in s.report.table
 
 
 def test_missing_connection_fails_only_that_platform(
@@ -472,20 +378,40 @@ def test_missing_connection_fails_only_that_platform(
             raise PlatformConfigError("Fake: Airflow connection 'nope' was not found.", platform="mediamath")
 
     monkeypatch.setitem(HOOKS, "mediamath", MissingConnection)
-    plan, submits, report = run_sync(folder, ledger, "run-1", platforms=["topsort", "mediamath"])
-    assert plan["platforms"]["mediamath"]["error"] and plan["platforms"]["topsort"]["error"] is None
-    error_batch = next(b for b in plan["batches"] if b["platform"] == "mediamath")
+    s = run_sync(folder, ledger, "run-1", platforms=["topsort", "mediamath"])
+    assert s.plan.platforms["mediamath"].error and s.plan.platforms["topsort"].error is None
+    error_batch = next(b for b in s.plan.batches if b.platform == "mediamath")
     with pytest.raises(PlatformConfigError, match="not found"):
-        submit_batch("mediamath", "nope", error_batch, "run-1", ledger=ledger)
+        submit(error_batch, ledger)
     assert creates(fake) == ["a.png", "b.png", "c.png"]
-    assert row(report, "a.png", "mediamath")["state"] == "error"
-    assert report["failed"] and any(f.startswith("mediamath:") for f in report["failures"])
+    assert s.report.counts["mediamath"] == {"error": 6}
+    assert s.report.failed and any(f.startswith("mediamath:") for f in s.report.failures)
 
 
 def test_report_marks_batches_whose_task_died(fake: type[FakeHook], folder: Path, ledger: Ledger) -> None:
-    plan = plan_run({"source": str(folder), "platforms": ["topsort"]}, run_id="r", ledger=ledger)
-    report = build_report(plan, [None], [], ledger=ledger)
-    assert row(report, "a.png")["state"] == "not_sent" and report["failed"]
+    planned = plan(folder, ledger, "r")
+    report = build_report(planned, [], ledger=ledger)
+    (problem,) = report.problems
+    assert "topsort: 3 item(s) not sent" in problem and report.failed
+    a = next(r for r in report_rows("r", ledger=ledger) if r.key == "a.png")
+    assert a.state == "not_sent"
+
+
+def test_the_report_keeps_counts_and_the_first_problems_only(
+    fake: type[FakeHook], tmp_path: Path, ledger: Ledger
+) -> None:
+    from airflow_creative_provider.sync.report import MAX_PROBLEMS
+
+    folder = tmp_path / "many"
+    for i in range(MAX_PROBLEMS + 10):
+        png(folder / f"img{i:03}.png", 10 + i, 10)
+    fake.fail = {f"img{i:03}.png" for i in range(MAX_PROBLEMS + 10)}
+    s = run_sync(folder, ledger, "r")
+    assert s.report.problems_total == MAX_PROBLEMS + 10 and len(s.report.problems) == MAX_PROBLEMS
+    assert s.report.counts == {"topsort": {"failed": MAX_PROBLEMS + 10}}
+    assert s.report.see["ledger_run_id"] == "r"
+    assert "rows" not in s.report.to_json()
+    assert f"FAILED: {MAX_PROBLEMS + 10} problem(s)" in s.report.table
 
 
 def test_unknown_platform_and_missing_source_fail_at_once(ledger: Ledger, tmp_path: Path) -> None:
@@ -507,34 +433,36 @@ def test_delta_projects_end_to_end_over_http(
     state.speeds["delta_projects"] = ProcessingSpeed(polls=1, seconds=None)
     caplog.set_level("DEBUG")
     params = {"source": str(folder), "platforms": ["delta_projects"]}
-    plan = plan_run(params, run_id="http-1", ledger=ledger)
-    results = [submit_batch(b["platform"], b["conn_id"], b, "http-1", ledger=ledger) for b in plan["batches"]]
+    planned = plan_run(params, run_id="http-1", ledger=ledger)
+    results = [submit_batch(b, ledger=ledger) for b in planned.batches]
     waits = []
     hook = DeltaProjectsHook()
     for result in results:
-        targets = wait_targets(result)
+        targets = wait_targets(result, ledger=ledger)
         statuses: dict[str, Any] = {}
         for _ in range(5):
-            statuses.update({i: s.to_dict() for i, s in hook.get_status(targets["remote_ids"]).items()})
+            statuses.update({i: s.to_dict() for i, s in hook.get_status(list(targets.remote_ids)).items()})
             if all(s["state"] in ("ready", "rejected") for s in statuses.values()):
                 break
-        waits.append(record_statuses(targets, statuses, "http-1", ledger=ledger))
-    report = build_report(plan, results, waits, ledger=ledger)
-    assert row(report, "a.png", "delta_projects")["state"] == READY, report["table"]
-    assert row(report, "copy-of-a.png", "delta_projects")["action"] == "alias"
-    assert row(report, "broken.png", "delta_projects")["state"] == "refused"
-    assert not report["failed"], report["failures"]
+        waits.append(record_statuses(targets, statuses, ledger=ledger))
+    report = build_report(planned, waits, ledger=ledger)
+    rows = {r.key: r for r in report_rows("http-1", ledger=ledger)}
+    assert rows["a.png"].state == READY, report.table
+    assert rows["copy-of-a.png"].action == "alias" and rows["copy-of-a.png"].state == READY
+    assert rows["broken.png"].state == "refused"
+    assert not report.failed, report.failures
     uploads = creative_sandbox_env.journal(platform="delta_projects", method="POST")
     assert len(uploads) == 3
 
     # rerun: nothing sent
     plan2 = plan_run(params, run_id="http-2", ledger=ledger)
-    assert plan2["batches"] == []
+    assert plan2.batches == ()
     assert len(creative_sandbox_env.journal(platform="delta_projects", method="POST")) == 3
 
-    # no secret in logs, XCom-bound dicts or the report
+    # no secret in logs, XCom-bound payloads or the report
     api_key = json.loads(creative_sandbox_env.connection_env()["AIRFLOW_CONN_DELTA_PROJECTS_DEFAULT"])["password"]
-    for text in (caplog.text, json.dumps(plan), json.dumps(results), json.dumps(report)):
+    payloads = [planned.to_json(), *(r.to_json() for r in results), *(w.to_json() for w in waits), report.to_json()]
+    for text in (caplog.text, json.dumps(payloads), format_table(report, list(rows.values()))):
         assert api_key not in text
 
 
@@ -551,41 +479,40 @@ async def test_wait_operator_defers_to_one_trigger_per_batch(
     db = tmp_path / "ledger-from-connection.db"
     monkeypatch.setenv("AIRFLOW_CONN_CREATIVE_LEDGER", json.dumps({"conn_type": "sqlite", "host": str(db)}))
     creative_sandbox_env.state.speeds["delta_projects"] = ProcessingSpeed(polls=3, seconds=None)
-    plan = plan_run({"source": str(folder), "platforms": ["delta_projects"]}, run_id="wait-1")
-    (batch,) = plan["batches"]
-    result = submit_batch("delta_projects", batch["conn_id"], batch, "wait-1")
-    targets = wait_targets(result)
-    assert len(targets["remote_ids"]) == 3
+    planned = plan_run({"source": str(folder), "platforms": ["delta_projects"]}, run_id="wait-1")
+    (batch,) = planned.batches
+    result = submit_batch(batch)
+    assert result.waiting == 3 and len(wait_targets(result).remote_ids) == 3
 
-    operator = CreativeSyncWaitOperator(task_id="wait", targets=targets, poll_interval=0.01, deferrable=True)
+    operator = CreativeSyncWaitOperator(task_id="wait", targets=result.to_json(), poll_interval=0.01, deferrable=True)
     with pytest.raises(TaskDeferred) as deferred:
         operator.execute({"run_id": "wait-1"})
     trigger = deferred.value.trigger
     assert isinstance(trigger, AssetStatusTrigger)
     classpath, kwargs = trigger.serialize()
     assert classpath == "airflow_creative_provider.triggers.base.AssetStatusTrigger"
-    assert kwargs["platform"] == "delta_projects" and sorted(kwargs["remote_ids"]) == sorted(targets["remote_ids"])
+    assert kwargs["platform"] == "delta_projects" and sorted(kwargs["remote_ids"]) == sorted(operator.batch.remote_ids)
     json.dumps(kwargs)
     rebuilt = AssetStatusTrigger(**kwargs)
     events = [event async for event in rebuilt.run()]
     assert events[0].payload["status"] == "done"
     recorded = operator.execute_complete({"run_id": "wait-1"}, events[0].payload, **deferred.value.kwargs)
-    assert {r["state"] for r in recorded["results"]} == {READY} and recorded["pending"] == 0
+    assert recorded["counts"] == {READY: 3} and recorded["pending"] == 0
     ledger = Ledger()
     assert ledger.url == f"sqlite:///{db}"
     states = {
-        r.file_key: r.state for r in ledger.records("delta_projects", plan["platforms"]["delta_projects"]["account"])
+        r.file_key: r.state for r in ledger.records("delta_projects", planned.platforms["delta_projects"].account)
     }
     assert states == {"a.png": READY, "b.png": READY, "sub/c.png": READY}
-    report = build_report(plan, [result], [recorded])
-    assert not report["failed"] and row(report, "sub/c.png", "delta_projects")["state"] == READY
+    report = build_report(planned, [recorded])
+    rows = {r.key: r for r in report_rows("wait-1")}
+    assert not report.failed and rows["sub/c.png"].state == READY
 
     # nothing to wait for: no hook call, an empty result
-    empty = CreativeSyncWaitOperator(task_id="w2", targets={**targets, "remote_ids": [], "items": []}).execute(
-        {"run_id": "wait-1"}
-    )
-    assert empty["results"] == []
+    nothing = BatchResult.from_json({**result.to_json(), "waiting": 0})
+    empty = CreativeSyncWaitOperator(task_id="w2", targets=nothing.to_json()).execute({"run_id": "wait-1"})
+    assert empty["counts"] == {}
     # a poll error is reported and fails the run in the report
     failed = operator.execute_complete({"run_id": "wait-1"}, {"status": "error", "message": "503", "assets": {}})
     assert failed["error"] == "503"
-    assert build_report(plan, [result], [failed])["failed"]
+    assert build_report(planned, [failed]).failed

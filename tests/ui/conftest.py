@@ -19,7 +19,14 @@ from typing import Any
 import pytest
 
 from airflow_creative_provider import PLATFORMS
-from airflow_creative_provider.sync.engine import build_report, plan_run, record_statuses, submit_batch, wait_targets
+from airflow_creative_provider.sync.engine import (
+    build_report,
+    plan_run,
+    record_statuses,
+    report_rows,
+    submit_batch,
+    wait_targets,
+)
 from airflow_creative_provider.sync.ledger import Ledger
 
 REPO = Path(__file__).resolve().parents[2]
@@ -41,28 +48,28 @@ class SyncedLedger:
 
 
 def sync(folder: Path, ledger: Ledger, run_id: str) -> dict[str, Any]:
-    """One sync of ``folder`` to every platform, waiting by polling each hook (the DAG's flow)."""
+    """One sync of ``folder`` to every platform, waiting by polling each hook (the DAG's flow).
+
+    Returns the report's XCom value with ``rows``: every row the run stored in the ledger.
+    """
     from airflow_creative_provider.hooks import hook_class
 
     plan = plan_run({"source": str(folder), "platforms": list(PLATFORMS)}, run_id=run_id, ledger=ledger)
-    submits = []
-    for batch in plan["batches"]:
-        if batch.get("error"):
-            continue
-        submits.append(submit_batch(batch["platform"], batch["conn_id"], batch, run_id, ledger=ledger))
+    submits = [submit_batch(batch, ledger=ledger) for batch in plan.batches if not batch.error]
     waits = []
     for submitted in submits:
-        targets = wait_targets(submitted)
-        if not targets["remote_ids"]:
+        targets = wait_targets(submitted, ledger=ledger)
+        if not targets.remote_ids:
             continue
-        hook = hook_class(targets["platform"])(targets["conn_id"])
+        hook = hook_class(targets.platform)(targets.conn_id)
         statuses: dict[str, Any] = {}
         for _ in range(6):
-            statuses.update({i: s.to_dict() for i, s in hook.get_status(targets["remote_ids"]).items()})
+            statuses.update({i: s.to_dict() for i, s in hook.get_status(list(targets.remote_ids)).items()})
             if all(s["state"] in ("ready", "rejected") for s in statuses.values()):
                 break
-        waits.append(record_statuses(targets, statuses, run_id, ledger=ledger))
-    return build_report(plan, submits, waits, ledger=ledger)
+        waits.append(record_statuses(targets, statuses, ledger=ledger))
+    report = build_report(plan, waits, ledger=ledger)
+    return {**report.to_json(), "rows": [r.to_dict() for r in report_rows(run_id, ledger=ledger)]}
 
 
 @pytest.fixture(scope="session")

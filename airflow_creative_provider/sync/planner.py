@@ -1,0 +1,456 @@
+"""The plan task: listing + rules + ledger -> the run's plan, kept in the ledger.
+
+``plan_run`` lists the source, reads the file index and the asset records, decides every
+file x platform (``sync.plan.build_plan``, pure) and stores the rows that have something to
+say in the ledger (``creative_run_items``); it returns a ``PlanSummary``: counts, and one
+``BatchRef`` per mapped submit task. Files with nothing to do are counted, not stored.
+
+A plan without work is saved by its fingerprint (the plan's inputs, the listed keys, sizes
+and mtimes, the ledger's marks): an unchanged rerun finds it and costs one listing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import math
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from airflow_creative_provider import __version__
+from airflow_creative_provider.creative import Creative, PlatformRules
+from airflow_creative_provider.exceptions import PlatformError
+from airflow_creative_provider.sync import plan as planning
+from airflow_creative_provider.sync.ledger import Ledger
+from airflow_creative_provider.sync.params import SyncParams
+from airflow_creative_provider.sync.payloads import BatchRef, HookRegistry, PlanSummary, PlatformInfo, default_hooks
+from airflow_creative_provider.sync.rules import Verdict, check
+from airflow_creative_provider.sync.source import Scan, index_entries, list_source, matches_include, scan_source
+from airflow_creative_provider.sync.states import Action, Change
+
+log = logging.getLogger(__name__)
+
+#: the most mapped submit tasks of one run (all platforms): Airflow's ``max_map_length`` is
+#: 1024, and the plan task's XCom (their references) stays small. Beyond it batches grow.
+MAX_BATCHES = 100
+#: listing errors kept in the plan's XCom (all are in the plan task's log).
+MAX_LISTED_ERRORS = 20
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """What every plan starts from: params, the listing's first half, the platform accounts."""
+
+    params: SyncParams
+    scan: Scan
+    targets: list[planning.Target]
+    rules: dict[str, PlatformRules]
+    platforms: dict[str, PlatformInfo]
+    #: digest of the plan's inputs besides files and ledger; None when no saved plan may serve.
+    inputs: str | None
+
+
+def resolve_targets(
+    params: SyncParams, hooks: HookRegistry
+) -> tuple[list[planning.Target], dict[str, PlatformRules], dict[str, PlatformInfo]]:
+    """Each requested platform's rules and account; one that cannot be used gets an ``error``."""
+    targets: list[planning.Target] = []
+    rules: dict[str, PlatformRules] = {}
+    infos: dict[str, PlatformInfo] = {}
+    for platform in params.platforms:
+        conn_id = params.connections[platform]
+        try:
+            cls = hooks(platform)
+            rules[platform] = cls.rules
+            account = str(cls(conn_id).account)
+        except ImportError:
+            infos[platform] = PlatformInfo(
+                platform, conn_id, error=f"the {platform} integration is not installed in this provider version"
+            )
+            continue
+        except PlatformError as exc:
+            infos[platform] = PlatformInfo(platform, conn_id, error=str(exc))
+            continue
+        target = planning.Target(
+            platform=platform,
+            account=account,
+            supports_archive=bool(getattr(cls, "supports_archive", False)),
+            supports_versions=bool(getattr(cls, "supports_versions", False)),
+        )
+        targets.append(target)
+        infos[platform] = PlatformInfo(platform, conn_id, account=account, supports_archive=target.supports_archive)
+    return targets, rules, infos
+
+
+def digest(value: Any) -> str:
+    """sha256 of a JSON rendering that does not depend on set or dict order (hash seeds differ per process)."""
+
+    def canonical(item: Any) -> Any:
+        if isinstance(item, (set, frozenset)):
+            return sorted(canonical(i) for i in item)
+        if dataclasses.is_dataclass(item) and not isinstance(item, type):
+            return canonical(dataclasses.asdict(item))
+        if isinstance(item, Mapping):
+            return {str(k): canonical(v) for k, v in item.items()}
+        if isinstance(item, (list, tuple)):
+            return [canonical(i) for i in item]
+        return item
+
+    return hashlib.sha256(json.dumps(canonical(value), sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _prepare(params: SyncParams, ledger: Ledger, hooks: HookRegistry) -> _Prepared:
+    scan = scan_source(
+        params.source, include=params.include, min_age_seconds=params.min_age_seconds, conn_id=params.source_conn_id
+    )
+    targets, rules, infos = resolve_targets(params, hooks)
+    inputs = None
+    if not params.checksum and len(targets) == len(infos):
+        inputs = digest(
+            {
+                "version": __version__,
+                "params": params.reuse_key(),
+                "targets": targets,
+                "rules": {platform: rules[platform] for platform in sorted(rules)},
+            }
+        )
+    return _Prepared(params, scan, targets, rules, infos, inputs)
+
+
+def _fingerprint(ledger: Ledger, prepared: _Prepared) -> str:
+    """The digest a saved plan is found by: inputs, listed files (size, mtime) and the ledger's marks."""
+    marks = ledger.marks(prepared.params.source, [(t.platform, t.account) for t in prepared.targets])
+    return digest([prepared.params.source, prepared.inputs, prepared.scan.fingerprint(), marks])
+
+
+@dataclass
+class _Fresh:
+    """A plan made afresh: the listing's summary, the decisions and the uploads' file facts."""
+
+    listing: dict[str, Any]
+    plan: planning.Plan
+    creatives: dict[str, Creative]
+
+
+def _plan_afresh(prepared: _Prepared, ledger: Ledger) -> _Fresh:
+    """Facts (from the file index, or read), rules and ledger records -> the decisions."""
+    params, scan = prepared.params, prepared.scan
+    previous = ledger.file_index(params.source)
+    listing = list_source(params.source, index=previous, checksum=params.checksum, scan=scan)
+    ledger.update_file_index(
+        params.source,
+        index_entries(listing, only_read=True),
+        complete=listing.ok,
+        previous=previous,
+        present=(c.key for c in listing.files),
+    )
+    log.info(
+        "Listed %s: %d files (%d read, %d from the index), skipped %s, %d errors",
+        params.source,
+        len(listing.files),
+        listing.hashed,
+        len(listing.files) - listing.hashed,
+        listing.skipped or "none",
+        len(listing.errors),
+    )
+    rules = prepared.rules
+    verdict_cache: dict[tuple[str, str], Verdict] = {}
+
+    def verdicts(creative: Creative, platform: str) -> Verdict:
+        key = (creative.key, platform)
+        if key not in verdict_cache:
+            verdict_cache[key] = check(creative, platform, rules[platform])
+        return verdict_cache[key]
+
+    records = {t.platform: ledger.records(t.platform, t.account) for t in prepared.targets}
+    plan = planning.build_plan(
+        listing.files,
+        verdicts,
+        records,
+        prepared.targets,
+        source=params.source,
+        listing_ok=listing.ok,
+        archive_removed=params.archive_removed,
+        max_archive=params.max_archive,
+        in_scope=lambda key: key not in scan.recent and matches_include(key, params.include),
+        unchanged_rows=False,
+    )
+    return _Fresh(listing.summary(), plan, {c.key: c for c in listing.files})
+
+
+def batch_size_for(params: SyncParams, work: int, platforms: int) -> int:
+    """``batch_size``, grown where a platform's work would need more than its share of ``MAX_BATCHES``."""
+    share = max(1, MAX_BATCHES // max(1, platforms))
+    return max(params.batch_size, math.ceil(work / share)) if work else params.batch_size
+
+
+def _items(
+    fresh: _Fresh, params: SyncParams, infos: Mapping[str, PlatformInfo]
+) -> tuple[list[dict[str, Any]], dict[tuple[str, int], int]]:
+    """The rows to store (all but "nothing to do") with their batch; the size of each (platform, batch)."""
+    work_rows: dict[str, int] = {}
+    for row in fresh.plan.rows:
+        if row.is_work:
+            work_rows[row.platform] = work_rows.get(row.platform, 0) + 1
+    usable = [p for p in params.platforms if not infos[p].error]
+    sizes = {p: batch_size_for(params, n, len(usable)) for p, n in work_rows.items()}
+    seen: dict[str, int] = {}
+    batches: dict[tuple[str, int], int] = {}
+    items: list[dict[str, Any]] = []
+    for seq, row in enumerate(r for r in fresh.plan.rows if r.action != Action.NONE):
+        batch = None
+        creative = None
+        if row.is_work and not params.dry_run:
+            n = seen.get(row.platform, 0)
+            seen[row.platform] = n + 1
+            batch = n // sizes[row.platform]
+            batches[(row.platform, batch)] = batches.get((row.platform, batch), 0) + 1
+            if row.action == Action.UPLOAD:
+                creative = _creative_json(fresh.creatives[row.key])
+        items.append(
+            {
+                "seq": seq,
+                "platform": row.platform,
+                "batch": batch,
+                "file_key": row.key,
+                "sha256": row.sha256,
+                "size": row.size,
+                "action": str(row.action),
+                "change": row.change,
+                "resume": int(row.resume),
+                "previous_id": row.previous_id,
+                "alias_of": row.alias_of,
+                "rule": row.rule,
+                "creative": creative,
+                "state": row.state,
+                "remote_id": row.remote_id,
+                "version": row.version,
+                "reason": row.reason,
+            }
+        )
+    return items, batches
+
+
+#: what an upload item keeps of its file (``Creative.to_dict`` without its deep copy: thousands per plan).
+_CREATIVE_FIELDS = tuple(f.name for f in dataclasses.fields(Creative) if f.name != "extra")
+
+
+def _creative_json(creative: Creative) -> dict[str, Any]:
+    return {name: getattr(creative, name) for name in _CREATIVE_FIELDS}
+
+
+def _unchanged(plan: planning.Plan) -> dict[str, dict[str, int]]:
+    """``{platform: {state: n}}`` of the files with nothing to do (counted, or rows of action ``none``)."""
+    counts = {platform: dict(per) for platform, per in plan.unchanged.items()}
+    for row in plan.rows:
+        if row.action == Action.NONE:
+            per = counts.setdefault(row.platform, {})
+            state = str(row.state)
+            per[state] = per.get(state, 0) + 1
+    return counts
+
+
+def _capped_listing(summary: Mapping[str, Any]) -> dict[str, Any]:
+    errors = list(summary.get("errors") or [])
+    return {**summary, "errors": errors[:MAX_LISTED_ERRORS], "errors_total": len(errors)}
+
+
+def _save_if_idle(ledger: Ledger, prepared: _Prepared, fresh: _Fresh, *, run_id: str) -> str | None:
+    """Save a plan that found no work (the next unchanged run reuses it); its fingerprint, else None."""
+    if prepared.inputs is None or fresh.listing["errors"] or any(r.is_work for r in fresh.plan.rows):
+        return None
+    fingerprint = _fingerprint(ledger, prepared)  # after this plan's index update
+    summary = {
+        "counts": fresh.plan.counts(),
+        "unchanged": _unchanged(fresh.plan),
+        "archive_blocked": fresh.plan.archive_blocked,
+        "planned_by": run_id,
+    }
+    notable = [r for r in fresh.plan.rows if r.action != Action.NONE]
+    ledger.save_plan(
+        fingerprint,
+        source=prepared.params.source,
+        inputs=prepared.inputs,
+        plan=summary,
+        rows=planning.pack_rows(notable),
+    )
+    return fingerprint
+
+
+def plan_run(
+    params: Mapping[str, Any] | SyncParams,
+    *,
+    run_id: str,
+    ledger: Ledger | None = None,
+    hooks: HookRegistry | None = None,
+) -> PlanSummary:
+    """List the source, apply the rules, read the ledger, store the run's plan; return its summary.
+
+    A run that finds the same files (key, size, mtime) and the same ledger as a saved plan
+    without work, with the same params, accounts and rules, reuses that plan: it costs one
+    listing and a few ledger reads (``checksum`` always plans afresh). Plans without work are
+    saved by the plan task, and by the report task of a run that sent anything
+    (``prepare_next_plan``), so even the first rerun after a sync reuses one.
+
+    :param params: the DAG's params (checked by ``SyncParams.parse``).
+    :param run_id: the DAG run's id (claims and ledger rows carry it).
+    :param ledger: the ledger; ``Ledger()`` (connection ``creative_ledger`` or SQLite) by default.
+    :param hooks: platform name -> hook class; the package's registry by default.
+    :return: the ``PlanSummary``: counts per platform and the batches (references to the
+        ledger's rows of this run), none in a dry run.
+    """
+    p = params if isinstance(params, SyncParams) else SyncParams.parse(params)
+    ledger = ledger or Ledger()
+    hooks = hooks or default_hooks()
+    started = time.monotonic()
+    prepared = _prepare(p, ledger, hooks)
+    fingerprint = _fingerprint(ledger, prepared) if prepared.inputs is not None else None
+    saved = ledger.saved_plan(fingerprint) if fingerprint else None
+    infos = prepared.platforms
+    batch_sizes: dict[tuple[str, int], int] = {}
+    if saved is not None:
+        reused_plan_of: str | None = saved["planned_by"]
+        listing = prepared.scan.summary()
+        counts: dict[str, dict[str, int]] = saved["counts"]
+        unchanged: dict[str, dict[str, int]] = saved.get("unchanged") or {}
+        archive_blocked = saved.get("archive_blocked")
+        plan_rows: Any = {"plan": fingerprint}
+        new = archive = 0
+        log.info(
+            "Listed %s: %d files, skipped %s, %d errors; nothing changed since the plan of run %s (same files by "
+            "size and mtime, same ledger, params and rules): reused, no file read",
+            p.source,
+            len(prepared.scan.entries),
+            prepared.scan.skipped or "none",
+            len(prepared.scan.errors),
+            reused_plan_of,
+        )
+    else:
+        reused_plan_of = None
+        fresh = _plan_afresh(prepared, ledger)
+        listing = fresh.listing
+        counts = fresh.plan.counts()
+        unchanged = _unchanged(fresh.plan)
+        archive_blocked = fresh.plan.archive_blocked
+        items, batch_sizes = _items(fresh, p, infos)
+        ledger.save_run_items(run_id, items)
+        saved_as = _save_if_idle(ledger, prepared, fresh, run_id=run_id)
+        plan_rows = {"plan": saved_as} if saved_as else None
+        uploads = [r for r in fresh.plan.rows if r.action == Action.UPLOAD]
+        new = len({r.sha256 for r in uploads if r.change == Change.NEW})
+        archive = sum(1 for r in fresh.plan.rows if r.action == Action.ARCHIVE)
+        for platform in list(infos):
+            infos[platform] = dataclasses.replace(
+                infos[platform], new=sum(1 for r in uploads if r.platform == platform and r.change == Change.NEW)
+            )
+    for error in listing["errors"][:MAX_LISTED_ERRORS]:
+        log.warning("Listing error: %s", error)
+    for platform, info in list(infos.items()):
+        if not info.error:
+            infos[platform] = dataclasses.replace(info, counts=counts.get(platform, {}))
+    batches: list[BatchRef] = []
+    for platform in p.platforms:
+        info = infos[platform]
+        if info.error:
+            batches.append(
+                BatchRef(run_id, platform, 0, info.conn_id, None, 0, p.concurrency, p.wait_for_ready, info.error)
+            )
+            continue
+        for (batch_platform, index), size in sorted(batch_sizes.items()):
+            if batch_platform == platform:
+                batches.append(
+                    BatchRef(run_id, platform, index, info.conn_id, info.account, size, p.concurrency, p.wait_for_ready)
+                )
+    summary = PlanSummary(
+        run_id=run_id,
+        source=p.source,
+        dry_run=p.dry_run,
+        wait_for_ready=p.wait_for_ready,
+        strict=p.strict,
+        listing=_capped_listing(listing),
+        platforms=infos,
+        counts=counts,
+        unchanged=unchanged,
+        batches=tuple(batches),
+        archive_blocked=archive_blocked,
+        reused_plan_of=reused_plan_of,
+        new=new,
+        archive=archive,
+    )
+    record = {**summary.to_json(), "seconds": round(time.monotonic() - started, 3)}
+    record.pop("batches")
+    record["batches"] = len(batches)
+    ledger.start_run(
+        run_id, source=p.source, dry_run=p.dry_run, params=p.to_json(), summary=record, plan_rows=plan_rows
+    )
+    for platform, info in infos.items():
+        if info.error:
+            log.error("%s: %s", platform, info.error)
+        else:
+            log.info("%s (account %s): %s", platform, info.account, dict(info.counts) or "nothing to do")
+    if archive_blocked:
+        log.warning("Archiving skipped: %s", archive_blocked)
+    return summary
+
+
+def prepare_next_plan(
+    run_id: str, *, ledger: Ledger | None = None, hooks: HookRegistry | None = None
+) -> dict[str, Any] | None:
+    """Plan the next run now, at the end of a run that sent anything, and save that plan if it has no work.
+
+    The rerun of an unchanged folder then reuses it and costs one listing, instead of reading
+    every ledger record again right after they changed. Nothing is sent or recorded; a dry
+    run, ``checksum`` or a platform that cannot be used prepares nothing.
+
+    :return: ``{"work": n, "saved": bool}``, or None when nothing was prepared.
+    """
+    ledger = ledger or Ledger()
+    stored = ledger.run_params(run_id)
+    if not stored or stored.get("dry_run"):
+        return None
+    prepared = _prepare(SyncParams.parse(stored), ledger, hooks or default_hooks())
+    if prepared.inputs is None:
+        return None
+    if ledger.saved_plan(_fingerprint(ledger, prepared)) is not None:
+        return {"work": 0, "saved": True}
+    fresh = _plan_afresh(prepared, ledger)
+    saved = _save_if_idle(ledger, prepared, fresh, run_id=run_id)
+    work = sum(1 for r in fresh.plan.rows if r.is_work)
+    log.info(
+        "Next run planned ahead: %s",
+        "nothing to do; the plan is saved for it" if saved else f"{work} items of work, planned again then",
+    )
+    return {"work": work, "saved": bool(saved)}
+
+
+def approval_summary(plan: PlanSummary) -> dict[str, Any]:
+    """What an approver must see: new creatives to send and assets to archive, per platform (a few lines)."""
+    lines = [
+        f"| {p} | {info.new} | {info.counts.get(Action.ARCHIVE, 0)} |"
+        for p, info in sorted(plan.platforms.items())
+        if not info.error
+    ]
+    body = "\n".join(
+        [
+            f"Source `{plan.source}`: **{plan.new} new creatives** to send, **{plan.archive} assets** to archive.",
+            "",
+            "| platform | new | archive |",
+            "|---|---|---|",
+            *lines,
+            "",
+            "Approve to send; reject to end this run without sending anything.",
+        ]
+    )
+    return {"new": plan.new, "archive": plan.archive, "body": body}
+
+
+def needs_approval(plan: PlanSummary, threshold: int) -> bool:
+    """Ask a person first when the plan archives anything or sends more than ``threshold`` new creatives."""
+    return bool(threshold) and not plan.dry_run and (plan.archive > 0 or plan.new > threshold)
+
+
+__all__ = ["MAX_BATCHES", "approval_summary", "batch_size_for", "plan_run", "prepare_next_plan", "resolve_targets"]

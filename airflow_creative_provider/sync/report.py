@@ -1,0 +1,303 @@
+"""The report task: the run's outcome from the ledger, its decision, and the log's table.
+
+``report_rows`` reads the run's rows (plan decisions with their outcomes) from the ledger;
+``build_report`` turns them into a ``Report``: counts per platform and state, the problems
+that fail the run (the first ``MAX_PROBLEMS``, with their total), Airflow Asset events and
+where to see every row. ``format_table`` is the log's table: what changed and what failed,
+row by row; files with nothing to do appear as counts.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from airflow_creative_provider.exceptions import PlatformError
+from airflow_creative_provider.sync.executor import human_bytes
+from airflow_creative_provider.sync.ledger import Ledger
+from airflow_creative_provider.sync.payloads import AssetEvent, PlanSummary, Report, WaitResult
+from airflow_creative_provider.sync.states import WORK_ACTIONS, Action, State, would
+
+log = logging.getLogger(__name__)
+
+#: problems kept in the report's XCom (all are counted; the log and the ledger hold every row).
+MAX_PROBLEMS = 50
+#: rows of the log's table, at most (the Creatives page shows every creative).
+MAX_TABLE_ROWS = 5000
+#: remote ids named in one Asset event.
+MAX_EVENT_IDS = 100
+#: where the Creatives page lists runs (the plugin's ``URL_PREFIX`` + ``/runs``).
+RUNS_PAGE = "/creative-sync/runs"
+
+
+class SyncFailed(PlatformError):
+    """The run finished, but some asset failed to send or was rejected by its platform."""
+
+
+@dataclass(frozen=True)
+class ReportRow:
+    """One file (or removed content) on one platform, as the run left it."""
+
+    key: str
+    platform: str
+    action: str
+    state: str | None
+    remote_id: str | None = None
+    version: str | None = None
+    reason: str | None = None
+    sha256: str | None = None
+    #: the submit or wait task of this run touched it.
+    done: bool = False
+    #: the platform rejected it in this run (not an earlier rejection still standing).
+    this_run: bool = False
+    bytes: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {
+            "key": self.key,
+            "platform": self.platform,
+            "action": self.action,
+            "state": self.state,
+            "remote_id": self.remote_id,
+            "version": self.version,
+            "reason": self.reason,
+        }
+        return {k: v for k, v in data.items() if v is not None}
+
+
+def report_rows(run_id: str, *, ledger: Ledger | None = None, dry_run: bool = False) -> list[ReportRow]:
+    """Every stored row of a run with its final state: work done (or not), aliases, refusals, removals.
+
+    Files with nothing to do are not stored per run (the plan counted them); the Creatives
+    page shows them all.
+    """
+    ledger = ledger or Ledger()
+    items = ledger.run_items(run_id)
+    primaries = {
+        (i["platform"], i["sha256"]): i for i in items if i["action"] in (Action.UPLOAD, Action.POLL) and i.get("done")
+    }
+    rows = []
+    for item in items:
+        action = item["action"]
+        state, remote_id, version, reason = (
+            item.get("state"),
+            item.get("remote_id"),
+            item.get("version"),
+            item.get("reason"),
+        )
+        done = bool(item.get("done"))
+        if action == Action.ALIAS and (primary := primaries.get((item["platform"], item["sha256"]))) is not None:
+            state = primary.get("state") or state
+            remote_id = primary.get("remote_id") or remote_id
+            version = primary.get("version") or version
+        if action in WORK_ACTIONS and not done:
+            if dry_run:
+                state = would(action)
+            else:
+                state = State.NOT_SENT
+                reason = f"the {item['platform']} submit task did not finish; see its log"
+        if action == Action.REFUSED:
+            state = State.REFUSED
+        rows.append(
+            ReportRow(
+                key=item["file_key"],
+                platform=item["platform"],
+                action=action,
+                state=state,
+                remote_id=remote_id,
+                version=version,
+                reason=reason,
+                sha256=item.get("sha256"),
+                done=done,
+                this_run=bool(item.get("this_run")),
+                bytes=int(item.get("bytes") or 0),
+            )
+        )
+    return rows
+
+
+def _problems(rows: Iterable[ReportRow], strict: bool, dry_run: bool) -> tuple[list[str], dict[str, int]]:
+    """What fails the run, row by row; rows not sent are counted per platform instead."""
+    problems: list[str] = []
+    not_sent: dict[str, int] = {}
+    for row in rows:
+        if row.action == Action.REFUSED or (row.state == State.REFUSED and row.done):
+            if strict:
+                problems.append(f"{row.platform}: {row.reason}")
+            continue
+        if dry_run or row.action == Action.ALIAS:
+            continue
+        if row.state == State.NOT_SENT:
+            not_sent[row.platform] = not_sent.get(row.platform, 0) + 1
+        elif row.state == State.FAILED:
+            problems.append(f"{row.platform}: {row.key}: {row.reason}")
+        elif row.state == State.REJECTED and row.this_run:
+            problems.append(f"{row.platform}: {row.key} rejected: {row.reason}")
+    return problems, not_sent
+
+
+def build_report(
+    plan: PlanSummary | Mapping[str, Any],
+    wait_results: Iterable[WaitResult | Mapping[str, Any] | None] = (),
+    *,
+    strict: bool | None = None,
+    dry_run: bool | None = None,
+    approval: str | None = None,
+    ledger: Ledger | None = None,
+    rows: Sequence[ReportRow] | None = None,
+) -> Report:
+    """The run's outcome: counts per platform and state, the problems, Asset events, links.
+
+    :param plan: what ``plan_run`` returned.
+    :param wait_results: every wait task's result that exists (a poll error is a problem).
+    :param strict: fail the run for files refused by the rules too (default: the plan's).
+    :param dry_run: report the work as ``would_...`` (default: the plan's); an approval
+        that was rejected reports its plan so.
+    :param approval: the approver's decision, if one was asked.
+    :param ledger: the ledger; ``Ledger()`` by default.
+    :param rows: ``report_rows`` of the run when the caller already read them.
+    """
+    plan = PlanSummary.from_json(plan)
+    ledger = ledger or Ledger()
+    strict = plan.strict if strict is None else strict
+    dry_run = plan.dry_run if dry_run is None else dry_run
+    rows = list(rows) if rows is not None else report_rows(plan.run_id, ledger=ledger, dry_run=dry_run)
+    problems, not_sent = _problems(rows, strict, dry_run)
+    for platform, n in sorted(not_sent.items()):
+        problems.append(f"{platform}: {n} item(s) not sent: a submit task did not finish; see its log")
+    for result in wait_results:
+        if result is None:
+            continue
+        wait = WaitResult.from_json(result)
+        if wait.error:
+            problems.append(f"{wait.platform}: waiting for batch {wait.index} failed: {wait.error}")
+    files = int(plan.listing.get("files") or 0)
+    counts: dict[str, dict[str, int]] = {platform: {} for platform in plan.platforms}
+    for platform, info in plan.platforms.items():
+        if info.error:
+            problems.append(f"{platform}: {info.error}")
+            counts[platform] = {State.ERROR: files} if files else {}
+    for platform, per in plan.unchanged.items():
+        mine = counts.setdefault(platform, {})
+        for state, n in per.items():
+            mine[state] = mine.get(state, 0) + n
+    ready_now: dict[str, list[str]] = {}
+    for row in rows:
+        mine = counts.setdefault(row.platform, {})
+        state = str(row.state or row.action)
+        mine[state] = mine.get(state, 0) + 1
+        if (
+            not dry_run
+            and row.done
+            and row.state == State.READY
+            and row.remote_id
+            and row.action in (Action.UPLOAD, Action.POLL)
+        ):
+            ready_now.setdefault(row.platform, []).append(str(row.remote_id))
+    events = tuple(
+        AssetEvent(
+            uri=f"creative://{platform}/{plan.platforms[platform].account}",
+            extra={"ready": len(ids), "remote_ids": ids[:MAX_EVENT_IDS], "run_id": plan.run_id},
+        )
+        for platform, ids in sorted(ready_now.items())
+        if platform in plan.platforms and plan.platforms[platform].account
+    )
+    report = Report(
+        run_id=plan.run_id,
+        source=plan.source,
+        dry_run=dry_run,
+        strict=strict,
+        counts=counts,
+        bytes_sent=0 if dry_run else sum(r.bytes for r in rows),
+        failed=bool(problems),
+        problems=tuple(problems[:MAX_PROBLEMS]),
+        problems_total=len(problems),
+        asset_events=events,
+        listing=plan.listing,
+        archive_blocked=plan.archive_blocked,
+        reused_plan_of=plan.reused_plan_of,
+        approval=approval,
+        see={"ledger_run_id": plan.run_id, "creatives_page": RUNS_PAGE},
+    )
+    report = _with_table(report)
+    stored = ledger.run(plan.run_id) or {}
+    if not plan.dry_run or stored:
+        ledger.finish_run(
+            plan.run_id,
+            outcome="dry_run" if dry_run else ("failed" if problems else "success"),
+            summary={**(stored.get("summary") or {}), "counts": counts, "failures": problems[:MAX_PROBLEMS]},
+        )
+    return report
+
+
+def _with_table(report: Report) -> Report:
+    return replace(report, table=summary_text(report))
+
+
+def summary_text(report: Report) -> str:
+    """A few lines: the title, totals per platform, bytes sent, the first problems, where to see more."""
+    title = f"creative sync {report.run_id}{' (dry run: nothing sent)' if report.dry_run else ''}"
+    if report.approval == "rejected":
+        title = "The plan was rejected at the approval step: nothing was sent.\n" + title
+    totals = "; ".join(
+        f"{p}: " + ", ".join(f"{n} {s}" for s, n in sorted(c.items())) for p, c in sorted(report.counts.items())
+    )
+    lines = [title, f"totals: {totals or 'nothing'}", f"bytes sent: {human_bytes(report.bytes_sent)}"]
+    if report.reused_plan_of:
+        lines.append(f"plan: nothing changed since the plan of run {report.reused_plan_of}; reused")
+    if report.archive_blocked:
+        lines.append(f"archive: {report.archive_blocked}")
+    if report.problems_total:
+        lines.append(f"FAILED: {report.problems_total} problem(s)")
+        lines.extend(f"  - {p}" for p in report.problems[:20])
+        if report.problems_total > 20:
+            lines.append(f"  ... and {report.problems_total - 20} more")
+    lines.append(
+        f"every row: ledger run {report.run_id}; the Creatives page ({report.see.get('creatives_page', RUNS_PAGE)})"
+    )
+    return "\n".join(lines)
+
+
+def format_table(report: Report, rows: Sequence[ReportRow], *, max_rows: int = MAX_TABLE_ROWS) -> str:
+    """The log's table: what changed and what failed, row by row, then the summary; unchanged rows as counts."""
+    notable = [r for r in rows if not (r.action in (Action.NONE, Action.ALIAS) and r.state == State.READY)]
+    shown = sorted(notable, key=lambda r: (r.key, r.platform))[:max_rows]
+    headers = ("file", "platform", "action", "state", "remote id", "reason")
+    table = [headers] + [
+        (
+            r.key,
+            r.platform,
+            r.action,
+            str(r.state or ""),
+            str(r.remote_id or ""),
+            str(r.reason or "")[:160],
+        )
+        for r in shown
+    ]
+    widths = [min(max(len(line[i]) for line in table), 60 if i < 5 else 160) for i in range(len(headers))]
+    lines = [
+        "  ".join(cell.ljust(widths[i])[: max(widths[i], 1)] if i < 5 else cell for i, cell in enumerate(line)).rstrip()
+        for line in table
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    if len(notable) > len(shown):
+        lines.append(f"... and {len(notable) - len(shown)} more rows: see the Creatives page")
+    return "\n".join([*lines, "", report.table])
+
+
+def raise_for_report(report: Report | Mapping[str, Any]) -> None:
+    """Fail the run (after every asset was handled) when any send failed or an asset was rejected."""
+    report = Report.from_json(report) if isinstance(report, Mapping) else report
+    if report.failed:
+        shown = report.problems[:10]
+        more = f" (and {report.problems_total - len(shown)} more)" if report.problems_total > len(shown) else ""
+        raise SyncFailed(f"creative sync finished with {report.problems_total} problem(s): " + "; ".join(shown) + more)
+
+
+def log_report(report: Report, rows: Sequence[ReportRow]) -> str:
+    """Print the table to the task log (Airflow captures stdout) and return it."""
+    text = format_table(report, rows)
+    print(text)
+    return text
