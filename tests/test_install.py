@@ -106,7 +106,7 @@ def test_readme_names_no_index_install() -> None:
 def test_readme_install_from_a_checkout_on_a_fresh_venv(tmp_path: Path) -> None:
     uv = _uv()
     (tmp_path / CHECKOUT).symlink_to(REPO)  # what `git clone ... airflow-creative-provider` leaves
-    lines = [line for line in _install_block() if line.startswith("pip install ./") or "install \"./" in line]
+    lines = [line for line in _install_block() if line.startswith("pip install ./") or 'install "./' in line]
     assert len(lines) == 2, lines  # the package, and with the sandbox extra
     for n, line in enumerate(lines):
         venv = tmp_path / f"venv{n}"
