@@ -14,9 +14,10 @@ import os
 import posixpath
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-from airflow_creative_provider.content import PlannedContent, open_content, revision_of
+if TYPE_CHECKING:
+    from airflow_creative_provider.content import PlannedContent
 
 MIMETYPE_BY_EXTENSION: dict[str, str] = {
     ".jpg": "image/jpeg",
@@ -118,6 +119,8 @@ class Creative:
 
     def planned(self, **kwargs: Any) -> PlannedContent:
         """The stream an upload sends: these facts' bytes, verified in the same pass (``content.PlannedContent``)."""
+        from airflow_creative_provider.content import PlannedContent
+
         return PlannedContent(self, **kwargs)
 
     def replace(self, **changes: Any) -> Creative:
@@ -141,6 +144,8 @@ class Creative:
         sha1_hash = hashlib.sha1(usedforsecurity=False) if sha1 else None
         size = 0
         head = b""
+        from airflow_creative_provider.content import revision_of
+
         with open_binary(path) as handle:
             revision = revision_of(handle)
             while chunk := handle.read(_READ_BLOCK):
@@ -170,6 +175,8 @@ class Creative:
 
 def open_binary(path: str) -> IO[bytes]:
     """Open a local path, ``file://`` or an object-storage URI for binary reading (``content.open_content``)."""
+    from airflow_creative_provider.content import open_content  # imports Airflow: only when a file is read
+
     return open_content(path)
 
 

@@ -36,7 +36,6 @@ from typing import IO, Any
 import pybase64
 from requests.adapters import HTTPAdapter
 
-from airflow_creative_provider.content import PlannedContent, open_content, parse_location
 from airflow_creative_provider.creative import Creative
 
 log = logging.getLogger(__name__)
@@ -160,6 +159,9 @@ class StreamingBody:
         read_block: int = READ_BLOCK,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        # content imports Airflow (its errors are Airflow's): only when a body is built
+        from airflow_creative_provider.content import PlannedContent, open_content, parse_location
+
         if isinstance(source, Creative):
             self._file: IO[bytes] = PlannedContent(source)  # type: ignore[assignment]
             self._owns_file = True
