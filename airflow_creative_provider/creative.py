@@ -198,6 +198,12 @@ def _image_facts(path: str) -> dict[str, Any]:
     try:
         with open_binary(path) as handle, Image.open(handle) as image:
             width, height = image.size
+            limit = Image.MAX_IMAGE_PIXELS
+            if limit and width * height > limit:  # Pillow only warns up to twice its limit, then decodes it all
+                return {
+                    "error": f"the image declares more pixels than can be decoded safely ({width}x{height} "
+                    f"pixels; Pillow's limit is {limit})"
+                }
             image.load()  # decodes every byte: a truncated file raises here
     except Image.DecompressionBombError as exc:
         return {"error": _probe_failure("the image declares more pixels than can be decoded safely", exc)}
