@@ -15,6 +15,9 @@ Every hook reads a creative through this module, so a folder path, ``file://...`
   platform never receives a whole wrong file.
 - ``check_unchanged(creative)`` is the cheap check before a create: the current size (a
   ``stat`` or the object's metadata) and, for objects, the ``ETag`` the plan saw.
+- In a versioned S3 bucket the plan records the object's ``VersionId`` too, and uploads read
+  that version (one ``GetObject``), so an object overwritten since the plan still sends the
+  planned bytes; MediaPocket gets a presigned URL of that version.
 
 ``ContentChanged`` is a ``PlatformError``: the sync engine reports the file as failed, not
 sent ("changed during the run"), records nothing as sent for the planned sha256, and the next
@@ -60,6 +63,8 @@ class ContentLocation:
     :param conn_id: the Airflow connection named in the URI (``s3://conn_id@bucket/key``).
     :param bucket: the bucket of an object, None for a local file.
     :param key: the object key (no leading ``/``), None for a local file.
+    :param version_id: the object version named in the URI (``...key?versionId=<id>``, s3fs's
+        spelling), None for the current version.
     """
 
     uri: str
@@ -68,6 +73,7 @@ class ContentLocation:
     conn_id: str | None = None
     bucket: str | None = None
     key: str | None = None
+    version_id: str | None = None
 
     @property
     def is_local(self) -> bool:
@@ -91,7 +97,22 @@ def parse_location(uri: str | os.PathLike[str]) -> ContentLocation:
         return ContentLocation(text, rest, "file")
     netloc, _, key = rest.partition("/")
     conn_id, at, bucket = netloc.rpartition("@")
-    return ContentLocation(text, None, protocol, conn_id or None if at else None, bucket, key)
+    key, _, version_id = key.partition(VERSION_MARK)
+    return ContentLocation(
+        text.split(VERSION_MARK, 1)[0], None, protocol, conn_id or None if at else None, bucket, key, version_id or None
+    )
+
+
+#: how a revision (and an object URI) names an object version, as s3fs spells it.
+VERSION_MARK = "?versionId="
+
+
+def split_revision(revision: str | None) -> tuple[str | None, str | None]:
+    """``(etag, version_id)`` of a ``Creative.revision`` (``<etag>`` or ``<etag>?versionId=<id>``)."""
+    if not revision:
+        return None, None
+    etag, _, version_id = revision.partition(VERSION_MARK)
+    return etag or None, version_id or None
 
 
 def _object_path(uri: str) -> Any:
@@ -117,25 +138,80 @@ def open_content(uri: str | os.PathLike[str]) -> IO[bytes]:
     return path.open("rb")
 
 
-def revision_of(handle: IO[bytes]) -> str | None:
-    """The object version a handle reads (its ``ETag``, or ``VersionId`` when versioned); None for local files."""
-    details = getattr(handle, "details", None)
+def _revision(details: Any) -> str | None:
     if not isinstance(details, dict):
         return None
     etag = details.get("ETag") or details.get("etag")
-    return str(etag).strip('"') if etag else None
+    if not etag:
+        return None
+    version_id = details.get("VersionId")
+    revision = str(etag).strip('"')
+    return f"{revision}{VERSION_MARK}{version_id}" if version_id and version_id != "null" else revision
 
 
-def current_facts(uri: str | os.PathLike[str]) -> tuple[int, str | None]:
-    """The size and revision (object ``ETag``) of what is at ``uri`` now, without reading it."""
+def revision_of(handle: IO[bytes]) -> str | None:
+    """The object version a handle reads: ``<ETag>``, or ``<ETag>?versionId=<id>`` in a versioned bucket.
+
+    None for local files.
+    """
+    return _revision(getattr(handle, "details", None))
+
+
+class _ObjectVersion:
+    """One planned version of an S3 object, streamed by a single ``GetObject`` (versioned buckets)."""
+
+    def __init__(self, fs: Any, bucket: str, key: str, version_id: str) -> None:
+        from fsspec.asyn import sync
+
+        self._sync = lambda coro_fn, *args: sync(fs.loop, coro_fn, *args)
+        try:
+            answer = fs.call_s3("get_object", Bucket=bucket, Key=key, VersionId=version_id)
+        except (FileNotFoundError, OSError) as exc:
+            raise FileNotFoundError(f"version {version_id} of s3://{bucket}/{key} ({exc})") from None
+        self.details = {"ETag": answer.get("ETag"), "VersionId": answer.get("VersionId") or version_id}
+        self.size = int(answer.get("ContentLength") or 0)
+        self._body = answer["Body"]
+        self.closed = False
+
+    def read(self, size: int | None = -1) -> bytes:
+        return self._sync(self._body.read, None if size is None or size < 0 else size)
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self._body.close()
+
+    def __enter__(self) -> _ObjectVersion:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_version(uri: str | os.PathLike[str], version_id: str) -> IO[bytes]:
+    """Open one version of an object (S3 with versioning); other storages open the current object."""
+    location = parse_location(uri)
+    path = _object_path(location.uri)
+    if location.local_path is not None or not hasattr(path.fs, "call_s3"):
+        return open_content(uri)
+    return _ObjectVersion(path.fs, str(location.bucket), str(location.key), version_id)  # type: ignore[return-value]
+
+
+def current_facts(uri: str | os.PathLike[str], version_id: str | None = None) -> tuple[int, str | None]:
+    """The size and revision of what is at ``uri`` now (or of its version ``version_id``), without reading it."""
     location = parse_location(uri)
     if location.local_path is not None:
         return os.stat(location.local_path).st_size, None
     path = _object_path(location.uri)
+    if version_id and hasattr(path.fs, "call_s3"):
+        try:
+            head = path.fs.call_s3("head_object", Bucket=location.bucket, Key=location.key, VersionId=version_id)
+        except (FileNotFoundError, OSError) as exc:
+            raise FileNotFoundError(f"version {version_id} of {location.plain_uri} ({exc})") from None
+        return int(head.get("ContentLength") or 0), _revision(head)
     _refresh(path)
     info = path.fs.info(path.path)
-    etag = info.get("ETag") or info.get("etag")
-    return int(info.get("size") or 0), (str(etag).strip('"') if etag else None)
+    return int(info.get("size") or 0), _revision(info)
 
 
 def _changed(creative: Creative, what: str) -> ContentChanged:
@@ -150,15 +226,18 @@ def check_unchanged(creative: Creative) -> None:
     """Raise ``ContentChanged`` when the file's current size or object ``ETag`` is not the planned one.
 
     The cheap check before a create (one ``stat`` or one metadata request); the bytes are
-    verified in full while they are sent (``PlannedContent``).
+    verified in full while they are sent (``PlannedContent``). In a versioned bucket the
+    planned version is checked: it is what the upload reads, even after an overwrite.
     """
+    planned_etag, version_id = split_revision(creative.revision)
     try:
-        size, revision = current_facts(creative.path)
+        size, revision = current_facts(creative.path, version_id)
     except FileNotFoundError:
         raise _changed(creative, "it is gone") from None
     if size != creative.size:
         raise _changed(creative, f"it now has {size} bytes")
-    if creative.revision and revision and revision != creative.revision:
+    etag = split_revision(revision)[0]
+    if planned_etag and etag and etag != planned_etag:
         raise _changed(creative, "the object's ETag is not the one planned")
 
 
@@ -183,13 +262,16 @@ class PlannedContent:
         self.creative = creative
         self.size = creative.size
         self._verify = verify and creative.sha256 is not None
+        planned_etag, version_id = split_revision(creative.revision)
         try:
-            self._handle = open_content(creative.path)
+            if version_id:  # a versioned bucket: read the planned version, whatever was written since
+                self._handle = open_version(creative.path, version_id)
+            else:
+                self._handle = open_content(creative.path)
         except FileNotFoundError:
             raise _changed(creative, "it is gone") from None
-        planned = creative.revision
-        revision = revision_of(self._handle)
-        if self._verify and planned and revision and planned != revision:
+        etag = split_revision(revision_of(self._handle))[0]
+        if self._verify and planned_etag and etag and planned_etag != etag:
             self._handle.close()
             raise _changed(creative, "the object's ETag is not the one planned")
         self._sha256 = hashlib.sha256()
@@ -260,7 +342,9 @@ __all__ = [
     "check_unchanged",
     "current_facts",
     "open_content",
+    "open_version",
     "parse_location",
     "planned_content",
     "revision_of",
+    "split_revision",
 ]

@@ -13,7 +13,7 @@ import pytest
 import requests
 from fastapi import FastAPI, Request
 
-from airflow_creative_provider.content import ContentChanged, check_unchanged, parse_location
+from airflow_creative_provider.content import ContentChanged, check_unchanged, parse_location, split_revision
 from airflow_creative_provider.creative import Creative
 from airflow_creative_provider.transfer import (
     PAYLOAD,
@@ -301,5 +301,31 @@ def test_parse_location() -> None:
     s3 = parse_location("s3://my_conn@bucket/drop/a b.png")
     assert (s3.protocol, s3.conn_id, s3.bucket, s3.key) == ("s3", "my_conn", "bucket", "drop/a b.png")
     assert s3.plain_uri == "s3://bucket/drop/a b.png"
+    versioned = parse_location("s3://c@bucket/a.png?versionId=v1")
+    assert (versioned.uri, versioned.key, versioned.version_id) == ("s3://c@bucket/a.png", "a.png", "v1")
     plain = parse_location("s3://bucket/a.png")
     assert (plain.conn_id, plain.bucket, plain.key) == (None, "bucket", "a.png")
+
+
+def test_a_versioned_object_overwritten_since_the_plan_sends_the_planned_version(
+    sink, session, creative_sandbox_env: Any
+) -> None:
+    s3 = creative_sandbox_env.state.s3
+    bucket = s3.ensure_bucket("transfer-versioned")
+    s3.client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    planned = os.urandom(1024 * 1024 + 9)
+    s3.client.put_object(Bucket=bucket, Key="drop/clip.bin", Body=planned)
+    creative = Creative.inspect(f"s3://creative_sandbox_s3@{bucket}/drop/clip.bin")
+    etag, version_id = split_revision(creative.revision)
+    assert etag and version_id, creative.revision
+    s3.client.put_object(Bucket=bucket, Key="drop/clip.bin", Body=b"overwritten after the plan")
+
+    check_unchanged(creative)  # the planned version is still there
+    got = session.put(f"{sink}/put", data=put_body(creative)).json()
+    assert got["sha256"] == hashlib.sha256(planned).hexdigest() == creative.sha256
+
+    s3.client.delete_object(Bucket=bucket, Key="drop/clip.bin", VersionId=version_id)
+    with pytest.raises(ContentChanged, match=r"changed during the run \(it is gone\)"):
+        check_unchanged(creative)
+    with pytest.raises(ContentChanged, match="changed during the run"):
+        put_body(creative)

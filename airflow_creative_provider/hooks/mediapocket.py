@@ -57,7 +57,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from airflow_creative_provider.content import PlannedContent, parse_location
+from airflow_creative_provider.content import VERSION_MARK, PlannedContent, parse_location, split_revision
 from airflow_creative_provider.creative import Creative, PlatformRules
 from airflow_creative_provider.exceptions import (
     PlatformAuthError,
@@ -513,7 +513,9 @@ class MediaPocketHook(CreativePlatformHook):
         creative = source if isinstance(source, Creative) else None
         source = creative.path if creative is not None else str(source)
         if source.startswith(("s3://", "http://", "https://")):
-            return source
+            version_id = split_revision(creative.revision)[1] if creative is not None else None
+            # the version the plan read (versioned buckets), not whatever was written since
+            return f"{source}{VERSION_MARK}{version_id}" if version_id and source.startswith("s3://") else source
         if "://" in source and not source.startswith("file://"):
             raise PlatformConfigError(
                 f"{self.hook_name}: cannot stage {source!r}: use a local path, an s3:// URI or an http(s) URL.",
@@ -540,9 +542,11 @@ class MediaPocketHook(CreativePlatformHook):
         location = parse_location(s3_uri)
         bucket, key = location.bucket, location.key
         s3_hook = self._s3_hook_for(location.conn_id)
-        url = s3_hook.get_conn().generate_presigned_url(
-            "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=self.presigned_url_expires
-        )
+        params = {"Bucket": bucket, "Key": key}
+        if location.version_id:
+            params["VersionId"] = location.version_id
+        expires = self.presigned_url_expires
+        url = s3_hook.get_conn().generate_presigned_url("get_object", Params=params, ExpiresIn=expires)
         self.register_secret(url, ephemeral=True)
         self.register_secret(url.partition("?")[2], ephemeral=True)
         return url

@@ -185,3 +185,32 @@ def test_a_file_changed_between_plan_and_upload_is_not_sent_and_the_next_run_sen
     _wait_for_fetch(sandbox, before)
     for platform in PLATFORMS:
         assert _received(sandbox, platform, before) == {new_sha}, platform
+
+
+def test_a_versioned_object_overwritten_between_plan_and_upload_sends_the_planned_version(matrix_env) -> None:
+    """In a versioned bucket every platform gets the planned version (MediaPocket: a URL of that version)."""
+    from airflow_creative_provider.sync.engine import plan_run, submit_batch
+
+    sandbox, folder, _ = matrix_env
+    s3 = sandbox.state.s3
+    bucket = s3.ensure_bucket("matrix-versioned")
+    s3.client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    image = FILES[0]
+    planned_sha = _save_tagged(folder / image, "1")
+    s3.client.upload_file(str(folder / image), bucket, f"campaign/{image}")
+    params = {
+        "source": _source_uri("s3_conn", folder, bucket),
+        "include": image,
+        "platforms": list(PLATFORMS),
+    }
+    plan = plan_run(params, run_id="versioned-run")
+    _save_tagged(folder / image, "2", scale=2)
+    s3.client.upload_file(str(folder / image), bucket, f"campaign/{image}")  # overwritten after the plan
+
+    for batch in plan["batches"]:
+        result = submit_batch(batch["platform"], batch["conn_id"], batch, "versioned-run")
+        (outcome,) = result["results"]
+        assert outcome["sha256"] == planned_sha and outcome["remote_id"], (batch["platform"], outcome)
+    _wait_for_fetch(sandbox, 0)
+    for platform in PLATFORMS:
+        assert _received(sandbox, platform) == {planned_sha}, platform
