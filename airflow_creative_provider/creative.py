@@ -16,7 +16,10 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from airflow_creative_provider.content import PlannedContent
 
 MIMETYPE_BY_EXTENSION: dict[str, str] = {
     ".jpg": "image/jpeg",
@@ -86,7 +89,9 @@ class Creative:
     :param mimetype: type proven by the content's magic bytes, None when unknown.
     :param sha256: hex digest of the content.
     :param error: why the file could not be read as what it claims to be (corrupt,
-        truncated), None when it is sound.
+        truncated, too many pixels, any failure of the probe), None when it is sound.
+    :param revision: the object version read (its ``ETag``) for object storage, None for
+        local files; uploads read that version or fail as "changed during the run".
     """
 
     path: str
@@ -101,6 +106,7 @@ class Creative:
     video_codec: str | None = None
     mtime: float | None = None
     error: str | None = None
+    revision: str | None = None
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
@@ -159,8 +165,14 @@ class Creative:
         return major if major in ("image", "video") else "other"
 
     def open(self) -> IO[bytes]:
-        """Open the content for reading (binary, streaming)."""
+        """Open the content for reading (binary, streaming), whatever the source (see ``content``)."""
         return open_binary(self.path)
+
+    def planned(self, **kwargs: Any) -> PlannedContent:
+        """The stream an upload sends: these facts' bytes, verified in the same pass (``content.PlannedContent``)."""
+        from airflow_creative_provider.content import PlannedContent
+
+        return PlannedContent(self, **kwargs)
 
     def replace(self, **changes: Any) -> Creative:
         return dataclasses.replace(self, **changes)
@@ -183,7 +195,10 @@ class Creative:
         sha1_hash = hashlib.sha1(usedforsecurity=False) if sha1 else None
         size = 0
         head = b""
+        from airflow_creative_provider.content import revision_of
+
         with open_binary(path) as handle:
+            revision = revision_of(handle)
             while chunk := handle.read(_READ_BLOCK):
                 if not head:
                     head = chunk[:64]
@@ -198,6 +213,7 @@ class Creative:
             "sha256": sha256_hash.hexdigest(),
             "sha1": sha1_hash.hexdigest() if sha1_hash else None,
             "mimetype": sniff_mimetype(head),
+            "revision": revision,
         }
         if size == 0:
             facts["error"] = "the file is empty"
@@ -216,29 +232,46 @@ def ascii_slug(text: str, fallback: str, limit: int = 80) -> str:
 
 
 def open_binary(path: str) -> IO[bytes]:
-    """Open a local path or an object-storage URI for binary reading."""
-    if "://" in path and not path.startswith("file://"):
-        from airflow.sdk import ObjectStoragePath
+    """Open a local path, ``file://`` or an object-storage URI for binary reading (``content.open_content``)."""
+    from airflow_creative_provider.content import open_content  # imports Airflow: only when a file is read
 
-        return ObjectStoragePath(path).open("rb")
-    if path.startswith("file://"):
-        path = path[len("file://") :]
-    return open(path, "rb")  # noqa: SIM115 - the caller closes it
+    return open_content(path)
+
+
+def _probe_failure(what: str, exc: BaseException) -> str:
+    """The reason a probe failed, for the file's refusal: the failure's kind and its own words."""
+    detail = str(exc).strip() or "no detail"
+    return f"{what} ({type(exc).__name__}: {detail})"
 
 
 def _image_facts(path: str) -> dict[str, Any]:
-    from PIL import Image, UnidentifiedImageError
+    """Width and height, decoding every pixel so a truncated file is caught.
+
+    Any failure is this file's fault and becomes its ``error``: Pillow's
+    ``DecompressionBombError`` (an image declaring more pixels than it decodes safely), a
+    corrupt chunk, an unknown format, a bug in a decoder. Nothing raised here stops a run.
+    """
+    from PIL import Image
 
     try:
         with open_binary(path) as handle, Image.open(handle) as image:
             width, height = image.size
+            limit = Image.MAX_IMAGE_PIXELS
+            if limit and width * height > limit:  # Pillow only warns up to twice its limit, then decodes it all
+                return {
+                    "error": f"the image declares more pixels than can be decoded safely ({width}x{height} "
+                    f"pixels; Pillow's limit is {limit})"
+                }
             image.load()  # decodes every byte: a truncated file raises here
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        return {"error": f"the image cannot be decoded ({exc})"}
+    except Image.DecompressionBombError as exc:
+        return {"error": _probe_failure("the image declares more pixels than can be decoded safely", exc)}
+    except Exception as exc:  # noqa: BLE001 - any decoder failure is this one file's refusal
+        return {"error": _probe_failure("the image cannot be decoded", exc)}
     return {"width": width, "height": height}
 
 
 def _video_facts(path: str) -> dict[str, Any]:
+    """Size, duration and codec of the first video stream (PyAV); any failure becomes the file's ``error``."""
     import av
 
     try:
@@ -252,14 +285,17 @@ def _video_facts(path: str) -> dict[str, Any]:
                 duration = container.duration / 1_000_000
             elif stream.duration is not None and stream.time_base is not None:
                 duration = float(stream.duration * stream.time_base)
+            width, height = stream.codec_context.width, stream.codec_context.height
+            if not width or not height:
+                return {"error": "the video stream declares no frame size"}
             return {
-                "width": stream.codec_context.width,
-                "height": stream.codec_context.height,
+                "width": width,
+                "height": height,
                 "duration": round(duration, 3) if duration is not None else None,
                 "video_codec": stream.codec_context.name,
             }
-    except (av.FFmpegError, OSError, ValueError) as exc:
-        return {"error": f"the video cannot be read ({exc})"}
+    except Exception as exc:  # noqa: BLE001 - any demuxer failure is this one file's refusal
+        return {"error": _probe_failure("the video cannot be read", exc)}
 
 
 @dataclass(frozen=True)

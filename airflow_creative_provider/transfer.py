@@ -4,7 +4,14 @@ Each body is a file-like object that knows its exact length (``len(body)``), so 
 sends one ``Content-Length`` and urllib3 pulls it in 1 MiB blocks (``TransferAdapter``):
 no file is ever read whole into memory, whatever its size. A body can hash the file in the
 same pass (``hashes=("sha256", "sha1")``, read with ``digests()`` after the send) and logs
-progress (percent and MB/s) for files over ``PROGRESS_MIN_BYTES``.
+progress for files over ``PROGRESS_MIN_BYTES``: bytes sent, rate and time left, at least
+every ``PROGRESS_EVERY_SECONDS`` or ``PROGRESS_EVERY_PERCENT`` during one file.
+
+The source is a ``Creative`` (its planned bytes, read through ``content.PlannedContent``
+from any source kind and verified in the same pass: a file that changed since the plan
+raises ``ContentChanged`` before the body's last bytes leave, so the platform never gets a
+whole wrong file), a path or URI (local, ``file://``, ``s3://[conn@]bucket/key``), or an
+open binary file.
 
 Bodies are one-shot: a call that may be retried passes a factory (``lambda: put_body(...)``)
 so each attempt streams from the start.
@@ -23,11 +30,13 @@ import math
 import os
 import secrets
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import IO, Any
 
 import pybase64
 from requests.adapters import HTTPAdapter
+
+from airflow_creative_provider.creative import Creative
 
 log = logging.getLogger(__name__)
 
@@ -35,11 +44,15 @@ READ_BLOCK = 1024 * 1024
 #: 768 KiB of input is exactly 1 MiB of base64 (a multiple of 3 keeps chunks padding-free).
 BASE64_READ_BLOCK = 3 * 256 * 1024
 PROGRESS_MIN_BYTES = 8 * 1024 * 1024
+#: a long upload logs its progress at least this often (seconds) ...
+PROGRESS_EVERY_SECONDS = 10.0
+#: ... and at least every this many percent of the file.
+PROGRESS_EVERY_PERCENT = 5
 #: Marker replaced by the streamed base64 payload in a JSON document. Only letters and
 #: underscores, so it survives JSON encoding at any depth (MediaMath nests a JSON string).
 PAYLOAD = "__CREATIVE_BASE64_PAYLOAD__"
 
-Source = str | os.PathLike[str] | IO[bytes]
+Source = Creative | str | os.PathLike[str] | IO[bytes]
 
 
 class TransferAdapter(HTTPAdapter):
@@ -63,27 +76,72 @@ def base64_length(size: int) -> int:
     return 4 * math.ceil(size / 3)
 
 
-class _Progress:
-    """Logs percent and MB/s of a long transfer, at most every 10 % or 5 s."""
+def _duration(seconds: float) -> str:
+    seconds = max(0, int(round(seconds)))
+    if seconds >= 3600:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    if seconds >= 60:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds}s"
 
-    def __init__(self, label: str, total: int) -> None:
+
+class Progress:
+    """Logs bytes sent, rate and time left of one long transfer.
+
+    A line at least every ``every_seconds`` (checked as bytes are read) or every
+    ``every_percent`` of the file, whichever comes first, and one at the end. Files under
+    ``min_bytes`` log nothing (the per-file line of the caller suffices).
+
+    :param clock: seconds, monotonic (``time.monotonic``); tests pass a fake clock.
+    """
+
+    def __init__(
+        self,
+        label: str,
+        total: int,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        every_seconds: float = PROGRESS_EVERY_SECONDS,
+        every_percent: float = PROGRESS_EVERY_PERCENT,
+        min_bytes: int = PROGRESS_MIN_BYTES,
+    ) -> None:
         self.label = label
         self.total = total
-        self.enabled = total >= PROGRESS_MIN_BYTES
-        self.start = time.monotonic()
+        self.enabled = total >= min_bytes
+        self.clock = clock
+        self.every_seconds = every_seconds
+        self.every_bytes = max(1, int(total * every_percent / 100))
+        self.start = clock()
         self.last_time = self.start
-        self.last_percent = 0
+        self.last_done = 0
 
     def update(self, done: int) -> None:
         if not self.enabled:
             return
-        now = time.monotonic()
-        percent = int(done * 100 / self.total) if self.total else 100
-        if percent < 100 and percent - self.last_percent < 10 and now - self.last_time < 5:
+        now = self.clock()
+        finished = done >= self.total
+        if not finished and done - self.last_done < self.every_bytes and now - self.last_time < self.every_seconds:
             return
-        self.last_percent, self.last_time = percent, now
-        rate = done / max(now - self.start, 1e-6) / 1e6
-        log.info("%s: %d%% of %.1f MB sent (%.1f MB/s)", self.label, percent, self.total / 1e6, rate)
+        self.last_done, self.last_time = done, now
+        elapsed = max(now - self.start, 1e-6)
+        rate = done / elapsed
+        percent = done * 100 / self.total if self.total else 100.0
+        if finished:
+            log.info(
+                "%s: %.1f of %.1f MB sent (100%%) in %s, %.1f MB/s",
+                self.label, done / 1e6, self.total / 1e6, _duration(elapsed), rate / 1e6,
+            )  # fmt: skip
+            return
+        left = (self.total - done) / rate if rate > 0 else float("inf")
+        log.info(
+            "%s: %.1f of %.1f MB sent (%.0f%%), %.1f MB/s, about %s left",
+            self.label, done / 1e6, self.total / 1e6, percent, rate / 1e6,
+            _duration(left) if left != float("inf") else "unknown time",
+        )  # fmt: skip
+
+
+#: the name older callers used.
+_Progress = Progress
 
 
 class StreamingBody:
@@ -99,12 +157,23 @@ class StreamingBody:
         hashes: Sequence[str] = (),
         label: str | None = None,
         read_block: int = READ_BLOCK,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        if isinstance(source, (str, os.PathLike)):
-            self._file: IO[bytes] = open(source, "rb")  # noqa: SIM115 - closed at EOF or close()
+        # content imports Airflow (its errors are Airflow's): only when a body is built
+        from airflow_creative_provider.content import PlannedContent, open_content, parse_location
+
+        if isinstance(source, Creative):
+            self._file: IO[bytes] = PlannedContent(source)  # type: ignore[assignment]
             self._owns_file = True
-            size = os.fstat(self._file.fileno()).st_size if size is None else size
-            label = label or os.path.basename(os.fspath(source))
+            size = source.size if size is None else size
+            label = label or source.key
+        elif isinstance(source, (str, os.PathLike)):
+            location = parse_location(source)
+            self._file = open_content(source)
+            self._owns_file = True
+            if size is None:
+                size = os.fstat(self._file.fileno()).st_size if location.is_local else int(self._file.size)  # type: ignore[attr-defined]
+            label = label or os.path.basename(location.local_path or location.key or "")
         else:
             self._file = source
             self._owns_file = False
@@ -113,7 +182,7 @@ class StreamingBody:
         self.file_size = size
         self._read_block = read_block
         self._hashers = {name: hashlib.new(name) for name in hashes}
-        self._progress = _Progress(label or "upload", size)
+        self._progress = Progress(label or "upload", size, clock=clock)
         self._file_done = 0
         self._chunks = self._generate()
         self._pending = b""

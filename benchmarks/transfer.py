@@ -29,9 +29,10 @@ import threading
 import time
 from pathlib import Path
 
-TARGETS = {"put": 0.90, "multipart": 0.80, "base64_json": 0.55}
+TARGETS = {"put": 0.90, "multipart": 0.80, "base64_json": 0.55, "put_verified": 0.75}
 RSS_LIMIT_MB = 32
-VARIANTS = ["raw", "put", "multipart", "base64_json", "toolbelt_multipart", "stdlib_base64_json"]
+#: ``put_verified`` is what the hooks send: a ``Creative``'s planned bytes, sha256-verified in the same pass.
+VARIANTS = ["raw", "put", "put_verified", "multipart", "base64_json", "toolbelt_multipart", "stdlib_base64_json"]
 BLOCK = 1024 * 1024
 
 
@@ -78,7 +79,9 @@ def _sink(port_queue: multiprocessing.Queue) -> None:
 def _child(variant: str, port: int, path: str) -> dict[str, float]:
     import requests
 
-    from airflow_creative_provider import transfer
+    from airflow_creative_provider import content, transfer  # content imports Airflow: loaded before timing
+
+    assert content.PlannedContent  # a hook process has Airflow loaded already
 
     size = os.path.getsize(path)
     url = f"http://127.0.0.1:{port}/upload"
@@ -92,6 +95,19 @@ def _child(variant: str, port: int, path: str) -> dict[str, float]:
             while chunk := handle.read(BLOCK):
                 sock.sendall(chunk)
             sock.recv(1024)
+
+    def put_verified() -> None:
+        session.put(url, data=transfer.put_body(planned)).raise_for_status()
+
+    planned = None
+    if variant == "put_verified":  # the plan's facts, hashed before the clock starts
+        import hashlib
+
+        from airflow_creative_provider.creative import Creative
+
+        with open(path, "rb") as handle:
+            digest = hashlib.file_digest(handle, "sha256").hexdigest()
+        planned = Creative(path=path, key="creative.bin", size=size, sha256=digest)
 
     def toolbelt() -> None:
         from requests_toolbelt import MultipartEncoder
@@ -116,6 +132,7 @@ def _child(variant: str, port: int, path: str) -> dict[str, float]:
     actions = {
         "raw": raw,
         "put": lambda: session.put(url, data=transfer.put_body(path)).raise_for_status(),
+        "put_verified": put_verified,
         "multipart": lambda: session.post(
             url, data=(b := transfer.form_body(fields, path)), headers={"Content-Type": b.content_type}
         ).raise_for_status(),
@@ -172,7 +189,8 @@ def main() -> None:
                     text=True,
                     check=True,
                 )
-                results[variant].append(json.loads(out.stdout))
+                # the last line: Airflow's logging may print progress lines above it
+                results[variant].append(json.loads(out.stdout.strip().splitlines()[-1]))
             print(f"  repetition {rep + 1} done", flush=True)
     sink.terminate()
 

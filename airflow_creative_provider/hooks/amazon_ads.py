@@ -591,8 +591,12 @@ class AmazonAdsHook(CreativePlatformHook):
         call = self._ads_call("upload", "POST", "/assets/upload", json={field: file_name}, idempotent=True)
         return (self.send(call).json() or {}).get("url")
 
-    def upload_file(self, url: str, source: str, content_type: str, size: int | None = None) -> None:
-        """PUT the file's bytes (streamed) to a presigned URL with the Content-Type it was signed for."""
+    def upload_file(self, url: str, source: str | Creative, content_type: str, size: int | None = None) -> None:
+        """PUT the file's bytes (streamed) to a presigned URL with the Content-Type it was signed for.
+
+        ``source`` is a ``Creative`` (its planned bytes from any source kind, verified while
+        sent: ``ContentChanged`` when the file changed) or a path or URI.
+        """
         self.register_secret(url, ephemeral=True)
         call = ApiCall(
             method="PUT",
@@ -634,7 +638,7 @@ class AmazonAdsHook(CreativePlatformHook):
         for attempt in range(self.upload_url_renewals + 1):
             url = self.get_upload_url(file_name)
             try:
-                self.upload_file(url, creative.path, content_type, creative.size)
+                self.upload_file(url, creative, content_type, creative.size)
             except PresignedUrlExpired:
                 if attempt >= self.upload_url_renewals:
                     raise

@@ -47,6 +47,7 @@ from tenacity import (
 )
 from urllib3.exceptions import NewConnectionError
 
+from airflow_creative_provider.content import check_unchanged
 from airflow_creative_provider.exceptions import (
     PlatformAuthError,
     PlatformConfigError,
@@ -847,6 +848,8 @@ class CreativePlatformHook(BaseHook):
             raise CreativeRefused(
                 "; ".join(r.message for r in refusals), file=first.file, rule=first.rule, platform=self.platform
             )
+        if creative.sha256:  # planned facts: the file must still be them before anything is created
+            check_unchanged(creative)
 
     #: the platform can archive/trash an asset through its API (``archive``).
     supports_archive: ClassVar[bool] = False

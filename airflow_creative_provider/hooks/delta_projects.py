@@ -312,7 +312,8 @@ class DeltaProjectsHook(CreativePlatformHook):
         document = {"name": name or creative.typed_name, "payload": PAYLOAD}
 
         def body() -> Base64JsonBody:
-            return base64_json_body(document, creative.open(), creative.size, label=creative.name)
+            # the planned bytes from any source kind, verified while sent (ContentChanged otherwise)
+            return base64_json_body(document, creative, creative.size, label=creative.name)
 
         return self.call(
             "POST", self.files_path, data=body, headers={"Content-Type": "application/json"}, idempotent=False

@@ -527,10 +527,8 @@ class MediaMathHook(CreativePlatformHook):
 
     @staticmethod
     def _source(creative: Creative) -> Any:
-        path = creative.path
-        if path.startswith("file://"):
-            return path[len("file://") :]
-        return path if "://" not in path else creative.open()
+        """What an upload body streams: the planned bytes from any source kind, verified while sent."""
+        return creative
 
     def _inspect(self, file: str | os.PathLike[str] | Creative, rules: PlatformRules | None = None) -> Creative:
         creative = file if isinstance(file, Creative) else Creative.inspect(file)

@@ -58,7 +58,8 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from airflow_creative_provider.creative import PlatformRules
+from airflow_creative_provider.content import VERSION_MARK, PlannedContent, parse_location, split_revision
+from airflow_creative_provider.creative import Creative, PlatformRules
 from airflow_creative_provider.exceptions import (
     PlatformAuthError,
     PlatformConfigError,
@@ -76,8 +77,6 @@ from airflow_creative_provider.hooks.base import (
 
 if TYPE_CHECKING:
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-
-    from airflow_creative_provider.creative import Creative
 
 API_PREFIX = "/api/v2"
 DEFAULT_STAGING_PREFIX = "mediapocket-staging"
@@ -469,6 +468,18 @@ class MediaPocketHook(CreativePlatformHook):
             config = config.merge(Config(signature_version="s3v4"))
         return S3Hook(aws_conn_id=aws_conn_id, config=config)
 
+    def _s3_hook_for(self, conn_id: str | None) -> S3Hook:
+        """The S3 hook of a source's own connection (SigV4), or the connection's ``aws_conn_id`` one."""
+        if not conn_id or conn_id == self.extra_field("aws_conn_id", default="aws_default"):
+            return self.s3_hook
+        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+        from botocore.config import Config
+
+        config = deepcopy(S3Hook(aws_conn_id=conn_id).config)
+        if not config.signature_version:
+            config = config.merge(Config(signature_version="s3v4"))
+        return S3Hook(aws_conn_id=conn_id, config=config)
+
     @property
     def staging_bucket(self) -> str:
         return str(self.extra_field("staging_bucket", required=True))
@@ -497,14 +508,21 @@ class MediaPocketHook(CreativePlatformHook):
         """Where a local file is staged: ``<staging_prefix>/<external_id>/<filename>``."""
         return f"{self.staging_prefix}/{external_id}/{filename}"
 
-    def stage_file(self, source: str, *, external_id: str, filename: str | None = None) -> str:
+    def stage_file(self, source: str | Creative, *, external_id: str, filename: str | None = None) -> str:
         """Put ``source`` where MediaPocket can fetch it; return an ``s3://`` or ``http(s)://`` URI.
 
-        A local file is uploaded (streamed, multipart) to the staging bucket; an ``s3://``
-        source stays where it is; an ``http(s)://`` source is returned unchanged.
+        A local file is uploaded (streamed, multipart) to the staging bucket; a ``Creative``
+        is staged from its planned bytes, verified while they are copied (``ContentChanged``
+        and nothing staged when the file changed since the plan). An ``s3://[conn_id@]bucket/key``
+        source stays where it is (presigned with its own connection); an ``http(s)://``
+        source is returned unchanged.
         """
+        creative = source if isinstance(source, Creative) else None
+        source = creative.path if creative is not None else str(source)
         if source.startswith(("s3://", "http://", "https://")):
-            return source
+            version_id = split_revision(creative.revision)[1] if creative is not None else None
+            # the version the plan read (versioned buckets), not whatever was written since
+            return f"{source}{VERSION_MARK}{version_id}" if version_id and source.startswith("s3://") else source
         if "://" in source and not source.startswith("file://"):
             raise PlatformConfigError(
                 f"{self.hook_name}: cannot stage {source!r}: use a local path, an s3:// URI or an http(s) URL.",
@@ -513,19 +531,29 @@ class MediaPocketHook(CreativePlatformHook):
         local = source.removeprefix("file://")
         filename = filename or os.path.basename(local)
         bucket, key = self.staging_bucket, self.staging_key(external_id, filename)
-        self.s3_hook.load_file(local, key, bucket_name=bucket, replace=True)
+        if creative is not None:
+            with PlannedContent(creative) as planned:
+                self.s3_hook.load_file_obj(planned, key, bucket_name=bucket, replace=True)
+        else:
+            self.s3_hook.load_file(local, key, bucket_name=bucket, replace=True)
         self.log.info("%s: staged %s as s3://%s/%s", self.hook_name, filename, bucket, key)
         return f"s3://{bucket}/{key}"
 
     def presign(self, s3_uri: str) -> str:
         """A SigV4 presigned GET URL for ``s3_uri``, valid ``presigned_url_expires`` seconds.
 
+        ``s3://conn_id@bucket/key`` (a source named with its connection) is signed with that
+        connection; ``s3://bucket/key`` with the connection's ``aws_conn_id``.
         The URL is a secret: registered with the masker and never logged or returned to XCom.
         """
-        bucket, key = self.s3_hook.parse_s3_url(s3_uri)
-        url = self.s3_hook.get_conn().generate_presigned_url(
-            "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=self.presigned_url_expires
-        )
+        location = parse_location(s3_uri)
+        bucket, key = location.bucket, location.key
+        s3_hook = self._s3_hook_for(location.conn_id)
+        params = {"Bucket": bucket, "Key": key}
+        if location.version_id:
+            params["VersionId"] = location.version_id
+        expires = self.presigned_url_expires
+        url = s3_hook.get_conn().generate_presigned_url("get_object", Params=params, ExpiresIn=expires)
         self.register_secret(url, ephemeral=True)
         self.register_secret(url.partition("?")[2], ephemeral=True)
         return url
@@ -533,7 +561,8 @@ class MediaPocketHook(CreativePlatformHook):
     def media_reference(self, source: str, filename: str) -> dict[str, Any]:
         """The media part of a create call for a staged ``source``: ``file_url`` or ``s3_key``."""
         if source.startswith("s3://"):
-            bucket, key = self.s3_hook.parse_s3_url(source)
+            location = parse_location(source)
+            bucket, key = location.bucket, location.key
             if self.tenant_reads_bucket and bucket == self.extra_field("staging_bucket"):
                 return {"s3_key": key, "filename": filename}
             return {"file_url": self.presign(source), "filename": filename}
@@ -711,7 +740,7 @@ class MediaPocketHook(CreativePlatformHook):
             self.log.info("%s: %s is already asset %s", self.hook_name, creative.key, existing.get("id"))
             return self._remote(existing)
         filename = safe_filename(creative.upload_name)
-        source = self.stage_file(creative.path, external_id=external_id, filename=filename)
+        source = self.stage_file(creative, external_id=external_id, filename=filename)
         asset = self.create_asset_with_media(
             title=creative.name,
             source=source,

@@ -382,11 +382,9 @@ class TopsortHook(CreativePlatformHook):
     def _form(
         fields: Mapping[str, Any], creative: Creative, filename: str, mimetype: str, *, boundary: str | None
     ) -> Any:
-        path = creative.path.removeprefix("file://")
-        source: Any = path if "://" not in path else creative.open()
         return form_body(
             fields,
-            source,
+            creative,  # its planned bytes from any source kind, verified while sent
             creative.size,
             filename=filename,
             file_content_type=mimetype,

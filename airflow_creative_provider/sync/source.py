@@ -394,7 +394,7 @@ def list_source(
             continue
         try:
             creative = inspect(entry.path, entry.key)
-        except (OSError, ValueError) as exc:
+        except Exception as exc:  # noqa: BLE001 - one unreadable file is that file's error, never the listing's
             listing.errors.append(f"{entry.key}: cannot read ({type(exc).__name__}: {exc})")
             continue
         listing.hashed += 1
