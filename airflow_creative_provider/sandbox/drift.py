@@ -84,4 +84,3 @@ def inject_drift(state: SandboxState, platform: str, remote_id: str, action: str
             return before
         holder[where.state_field] = value
         return before
-
