@@ -8,19 +8,22 @@ every platform, operating on the sandbox's stored assets:
 * ``action: "state"``: the asset's own state becomes ``state``, in the platform's words: Topsort
   ``status`` (``rejected``), Amazon Ads the newest version's ``assetStatus`` (``ARCHIVED``),
   MediaMath the approval ``net_status`` (``REJECTED``), MediaPocket ``media_type``, or
-  ``trashed`` to move the asset to the trash bin, Delta Projects ``state`` (``UNPROCESSABLE``).
+  ``trashed`` to move the asset to the trash bin, Delta Projects ``state`` (``UNPROCESSABLE``);
+* ``action: "content"``: the stored bytes change (one byte flipped) where the platform exposes
+  a checksum of them (Delta Projects' SHA-1, recomputed): the content someone replaced there.
 
 The sandbox answers what it stored; nothing here changes how a platform answers a client.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
 from airflow_creative_provider.sandbox.state import SandboxState
 
-DRIFT_ACTIONS = ("delete", "state")
+DRIFT_ACTIONS = ("delete", "state", "content")
 
 
 class DriftError(LookupError):
@@ -74,6 +77,13 @@ def inject_drift(state: SandboxState, platform: str, remote_id: str, action: str
             if where.external_ids and asset.get("external_id"):
                 state.store(platform).get("external_ids", {}).pop(asset["external_id"], None)
             return before
+        if action == "content":
+            data = asset.get("data")
+            if not isinstance(data, bytes) or "checksum" not in asset:
+                raise DriftError(f"{platform} exposes no checksum of its content: use 'delete' or 'state'")
+            asset["data"] = data[:-1] + bytes([data[-1] ^ 0xFF]) if data else b"\0"
+            asset["checksum"] = hashlib.sha1(asset["data"], usedforsecurity=False).hexdigest().upper()
+            return before
         if not value:
             raise DriftError("action 'state' needs a 'state' value in the platform's own words")
         if platform == "mediapocket" and value == "trashed":
@@ -83,4 +93,6 @@ def inject_drift(state: SandboxState, platform: str, remote_id: str, action: str
             asset["deleted"] = iso(state.now())
             return before
         holder[where.state_field] = value
+        if platform == "mediamath" and value == "REJECTED":  # the approval answer carries a reason
+            asset.setdefault("_reason", "rejected after approval (sandbox drift)")
         return before
