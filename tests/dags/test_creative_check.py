@@ -27,8 +27,9 @@ REJECT_THERE = {
     "mediapocket": "trashed",
     "delta_projects": "UNPROCESSABLE",
 }
-#: calls that change nothing on a platform although they are POSTs (a search, a token or session).
-READ_POSTS = re.compile(r"^/(assets/search|auth/o2/token|api/v2\.0/login|.*session.*|.*oauth.*token.*)$")
+#: the POSTs a check sends that change nothing on a platform: Amazon's search and LwA token,
+#: MediaMath's OAuth token.
+READ_POSTS = re.compile(r"^/(assets/search|auth/o2/token|oauth/token)$")
 
 CREATE_CALLS = {
     "topsort": ("POST", r"^/public/v1/assets/asset$"),
@@ -110,7 +111,20 @@ def _drift(sandbox, platform: str, remote_id: str, action: str, state: str | Non
     assert response.status_code == 200, response.text
 
 
-def test_clean_check_is_read_only_and_finds_nothing(check_env) -> None:
+def _secrets(sandbox) -> list[str]:
+    values = []
+    for conn in sandbox.connections().values():
+        values.append(conn.get("password"))
+        for name, value in (conn.get("extra") or {}).items():
+            if any(word in name for word in ("secret", "token", "key")) and isinstance(value, str):
+                values.append(value)
+    with sandbox.state.lock:
+        for tokens in sandbox.state._tokens.values():
+            values.extend(tokens)
+    return [v for v in values if v and len(v) >= 6]
+
+
+def test_clean_check_is_read_only_and_finds_nothing(check_env, capsys, caplog) -> None:
     sandbox, source = check_env
     before = _last_seq(sandbox)
     run, report = _run("creative_check", {"source": str(source)})
@@ -122,6 +136,11 @@ def test_clean_check_is_read_only_and_finds_nothing(check_env) -> None:
     reads = [e for e in sandbox.journal() if e["seq"] > before]
     assert {e["platform"] for e in reads} >= set(PLATFORMS)  # every platform was listed
     assert _writes(sandbox, before) == []
+    captured = capsys.readouterr()
+    everything = "\n".join([caplog.text, captured.out, captured.err, json.dumps(report)])
+    assert "creative_check" in everything  # the table was printed
+    for secret in _secrets(sandbox):
+        assert secret not in everything
 
 
 def test_drift_reported_then_repaired_through_creative_sync(check_env) -> None:
