@@ -98,13 +98,13 @@ with DAG(
         return check_platform(params, platform, run_id=str(run_id), repair=bool(params.get("repair"))).to_json()
 
     @task(trigger_rule="all_done")
-    def report(results: Any, params: dict[str, Any] | None = None, run_id: str | None = None) -> dict[str, Any]:
-        """Log the table; XCom ``report``; fail when a platform could not be checked."""
+    def report(results: Any, params: dict[str, Any] | None = None, run_id: str | None = None) -> dict[str, int]:
+        """Log the table; XCom ``report``; fail when a platform could not be checked. Returns the drift counts."""
         result = build_check_report(str(run_id), params or {}, [r for r in results or [] if r])
         print(format_check_table(result))
         get_current_context()["ti"].xcom_push(key="report", value=result)
         if result["errors"]:
             raise PlatformConfigError("creative_check: " + "; ".join(result["errors"].values()))
-        return result
+        return result["drift"]
 
     report(check.expand(platform=targets()))

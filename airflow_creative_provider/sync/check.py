@@ -33,7 +33,7 @@ from typing import Any
 
 from sqlalchemy import delete, insert
 
-from airflow_creative_provider.hooks.base import ListedAsset
+from airflow_creative_provider.hooks.base import AssetStatus, ListedAsset
 from airflow_creative_provider.sync.ledger import AssetRecord, Ledger, drift_table, history_table
 from airflow_creative_provider.sync.params import SyncParams
 from airflow_creative_provider.sync.payloads import HookRegistry, default_hooks
@@ -151,15 +151,13 @@ def compare(
             moved.append((record, found))
             if record.state in SETTLED_STATES:
                 differs = True
-                why = f": {found.status.reason}" if found.status.reason else ""
                 drift.append(
                     Drift(
                         kind=STATE_CHANGED,
                         **base,
                         platform_state=found.status.state,
                         raw_state=found.status.raw_state,
-                        detail=f"was {record.state}, {platform} now says {found.status.raw_state or found.status.state}"
-                        + why,
+                        detail=_state_detail(platform, record.state, found.status),
                     )
                 )
             else:
@@ -205,6 +203,12 @@ def compare(
     for item in drift:
         counts[item.kind] += 1
     return drift, moved, counts
+
+
+def _state_detail(platform: str, recorded: str, status: AssetStatus) -> str:
+    """``was ready, now rejected (ARCHIVED on amazon_ads): <the platform's reason>``."""
+    raw = f" ({status.raw_state} on {platform})" if status.raw_state and status.raw_state != status.state else ""
+    return f"was {recorded}, now {status.state}{raw}" + (f": {status.reason}" if status.reason else "")
 
 
 def _ours(

@@ -39,7 +39,7 @@ def test_missing_and_settled_state_change_are_drift_progress_is_not() -> None:
     ]
     drift, moved, counts = _compare(records, [_listed("2", "rejected", raw="ARCHIVED"), _listed("3", "ready")])
     assert [(d.kind, d.remote_id) for d in drift] == [("missing", "1"), ("state_changed", "2")]
-    assert "ARCHIVED" in drift[1].detail and drift[1].recorded_state == "ready"
+    assert drift[1].detail == "was ready, now rejected (ARCHIVED on p)" and drift[1].recorded_state == "ready"
     assert [r.remote_id for r, _ in moved] == ["2", "3"]  # both stored; only the settled one reported
     assert counts["checked"] == 3 and counts["ok"] == 1 and counts["updated"] == 1
 
