@@ -14,8 +14,9 @@ source, and each difference is one ``Drift``:
   ``sha256:`` tag, MediaMath ``external_identifier``, MediaPocket external id, Delta name +
   SHA-1 of a file of the source) under a remote id the ledger does not know.
 
-The ledger is updated: the platform's state is stored on the record (``record_status``: the
-Creatives page and the next sync see it), a ``missing`` record gets a history entry, and the
+The ledger is updated: the platform's state is stored on the record (the Creatives page and
+the next sync see it; each change is a history entry ``check`` whose run is
+``creative_check/<run id>``), a ``missing`` record gets a history entry, and the
 differences of each checked target replace its rows in ``creative_drift`` (the Creatives
 page's drift badge). Nothing is ever written to a platform: with ``repair`` the missing
 records are marked ``failed`` so that the next ``creative_sync`` plan uploads them again, the
@@ -31,10 +32,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, insert
+from sqlalchemy import delete, insert, update
 
 from airflow_creative_provider.hooks.base import AssetStatus, ListedAsset
-from airflow_creative_provider.sync.ledger import AssetRecord, Ledger, drift_table, history_table
+from airflow_creative_provider.sync.ledger import AssetRecord, Ledger, assets_table, drift_table, history_table
 from airflow_creative_provider.sync.params import SyncParams
 from airflow_creative_provider.sync.payloads import HookRegistry, default_hooks
 from airflow_creative_provider.sync.states import State
@@ -51,6 +52,8 @@ DRIFT_KINDS = (MISSING, STATE_CHANGED, CONTENT_DIFFERS, UNKNOWN)
 CHECKED_STATES = frozenset({State.PENDING, State.PROCESSING, State.READY, State.REJECTED, "not_submitted"})
 #: states whose change is drift (someone acted); a change from the others is progress.
 SETTLED_STATES = frozenset({State.READY, State.REJECTED, "not_submitted"})
+#: the run reference the check writes in the ledger (``state_run_id``, history): ``creative_check/<run id>``.
+CHECK_RUN_PREFIX = "creative_check/"
 #: differences kept in a task's XCom (every one is in the ledger and the task log).
 MAX_REPORTED = 50
 
@@ -267,23 +270,43 @@ def check_platform(
         sha1_by_sha256=sha1_by_sha256,
         names_by_sha1=names_by_sha1,
     )
+    ref = CHECK_RUN_PREFIX + run_id
     for record, found in moved:
-        ledger.record_status(
+        status = found.status
+        _update_record(
+            ledger,
             record.sha256,
             platform,
             account,
-            run_id=run_id,
-            state=found.status.state,
-            raw_state=found.status.raw_state,
-            reason=found.status.reason,
+            ref,
+            state=status.state,
+            raw_state=status.raw_state,
+            reason=status.reason,
+            remote_id=record.remote_id,
         )
+    for item in drift:
+        if item.kind != MISSING or not item.sha256:
+            continue
+        if repair:  # failed: the next creative_sync plan uploads it again (lookup first, then create)
+            reason = f"creative_check: {item.detail}; marked for re-sending by the next creative_sync run"
+            _update_record(
+                ledger, item.sha256, platform, account, ref, state=State.FAILED, reason=reason, remote_id=item.remote_id
+            )
+        else:  # the record stays as it is; its history says what the check saw
+            _update_record(
+                ledger,
+                item.sha256,
+                platform,
+                account,
+                ref,
+                state=None,
+                reason=f"creative_check: {item.detail}",
+                remote_id=item.remote_id,
+                history_state=item.recorded_state,
+            )
     if repair:
-        drift = [_repair(ledger, d, run_id) if d.kind == MISSING else d for d in drift]
+        drift = [Drift(**{**d.to_json(), "repaired": True}) if d.kind == MISSING and d.sha256 else d for d in drift]
         counts["repaired"] = sum(d.repaired for d in drift)
-    else:
-        for item in drift:
-            if item.kind == MISSING and item.sha256:
-                _note_missing(ledger, item, run_id)
     _store_drift(ledger, parsed.source, platform, account, run_id, drift)
     result.counts, result.drift = counts, drift
     for item in drift:
@@ -292,35 +315,48 @@ def check_platform(
     return result
 
 
-def _note_missing(ledger: Ledger, item: Drift, run_id: str) -> None:
-    """A history entry on the record (event ``check``): the Creatives page's history shows it."""
+def _update_record(
+    ledger: Ledger,
+    sha256: str,
+    platform: str,
+    account: str,
+    ref: str,
+    *,
+    state: str | None,
+    reason: str | None,
+    remote_id: str | None,
+    raw_state: str | None = None,
+    history_state: str | None = None,
+) -> None:
+    """Store what the check saw on the record (``state`` None: only a history entry, event ``check``).
+
+    ``state_run_id`` becomes the check's reference (``creative_check/<run id>``: the Creatives
+    page links it to that DAG run); ``last_run_id`` stays the sync run that last sent or polled.
+    """
+    now = time.time()
+    key = (assets_table.c.sha256 == sha256, assets_table.c.platform == platform, assets_table.c.account == account)
     with ledger.begin() as conn:
+        if state is not None:
+            values: dict[str, Any] = {"state": state, "updated_at": now, "state_run_id": ref}
+            if raw_state is not None or state != State.FAILED:
+                values["raw_state"] = raw_state
+            if reason is not None:
+                values["reason"] = reason
+            conn.execute(update(assets_table).where(*key).values(**values))
         conn.execute(
             insert(history_table).values(
-                sha256=item.sha256,
-                platform=item.platform,
-                account=item.account,
-                at=time.time(),
-                run_id=run_id,
+                sha256=sha256,
+                platform=platform,
+                account=account,
+                at=now,
+                run_id=ref,
                 event="check",
-                state=str(item.recorded_state),
-                remote_id=item.remote_id,
-                reason=f"creative_check: {item.detail}",
+                state=str(state or history_state),
+                raw_state=raw_state,
+                remote_id=remote_id,
+                reason=reason,
             )
         )
-
-
-def _repair(ledger: Ledger, item: Drift, run_id: str) -> Drift:
-    """Mark a missing asset's record ``failed``: the next ``creative_sync`` plan uploads it again."""
-    assert item.sha256 is not None
-    ledger.record_failure(
-        item.sha256,
-        item.platform,
-        item.account,
-        run_id=run_id,
-        reason=f"creative_check: {item.detail}; marked for re-sending by the next creative_sync run",
-    )
-    return Drift(**{**item.to_json(), "repaired": True})
 
 
 def _store_drift(ledger: Ledger, source: str, platform: str, account: str, run_id: str, drift: Sequence[Drift]) -> None:

@@ -41,8 +41,8 @@ CREATE_CALLS = {
 
 
 @pytest.fixture
-def check_env(airflow_db, creative_sandbox_env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """The sample creatives synced once to every platform; a fresh ledger."""
+def fresh_env(airflow_db, creative_sandbox_env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The sample creatives in a folder, a fresh ledger, a reset sandbox."""
     source = tmp_path / "creatives"
     shutil.copytree(SAMPLES, source)
     monkeypatch.setenv(
@@ -50,9 +50,16 @@ def check_env(airflow_db, creative_sandbox_env, tmp_path: Path, monkeypatch: pyt
     )
     monkeypatch.setenv("CREATIVE_SYNC_POLL_SECONDS", "0.5")
     creative_sandbox_env.state.default_speed = ProcessingSpeed(polls=1, seconds=None)
+    return creative_sandbox_env, source
+
+
+@pytest.fixture
+def check_env(fresh_env):
+    """The sample creatives synced once to every platform."""
+    sandbox, source = fresh_env
     run, _ = _run("creative_sync", {"source": str(source)})
     assert run.state == "success"
-    return creative_sandbox_env, source
+    return sandbox, source
 
 
 def _run(dag_id: str, conf: dict[str, Any]) -> tuple[Any, dict[str, Any] | None]:
@@ -146,7 +153,7 @@ def test_clean_check_is_read_only_and_finds_nothing(check_env, capsys, caplog) -
 def test_drift_reported_then_repaired_through_creative_sync(check_env) -> None:
     sandbox, source = check_env
     from airflow_creative_provider.sync.ledger import Ledger
-    from airflow_creative_provider.ui.queries import AssetFilter, list_assets
+    from airflow_creative_provider.ui.queries import AssetFilter, asset_history, list_assets
 
     deleted: dict[str, Any] = {}
     rejected: dict[str, Any] = {}
@@ -172,8 +179,12 @@ def test_drift_reported_then_repaired_through_creative_sync(check_env) -> None:
     for platform in PLATFORMS:
         record = ledger.get(rejected[platform].sha256, platform, rejected[platform].account)
         assert record.state == "rejected", (platform, record)  # the platform's word, stored
+        assert record.state_run_id == f"creative_check/{run.run_id}"  # the page links the check run
+        assert record.last_run_id == rejected[platform].last_run_id  # still the sync run that sent it
         record = ledger.get(deleted[platform].sha256, platform, deleted[platform].account)
         assert record.state == "ready"  # not repaired: left as it was, the drift is recorded beside it
+    history = [h for h in asset_history(ledger, deleted["topsort"].sha256) if h["event"] == "check"]
+    assert history and "no longer lists" in history[-1]["reason"]
 
     # The Creatives page shows the drift on the cell.
     page = list_assets(ledger, AssetFilter(limit=200))
@@ -228,3 +239,27 @@ def test_content_differs_and_unknown_marked_asset(check_env) -> None:
     unknown = kinds[("topsort", "unknown")]
     assert unknown["remote_id"] == topsort.remote_id and unknown["sha256"] == topsort.sha256
     assert report["counts"]["delta_projects"]["unknown"] == 0  # every Delta file is known
+
+
+def test_s3_source_content_drift_and_an_unusable_connection(fresh_env) -> None:
+    sandbox, source = fresh_env
+    s3 = sandbox.state.s3
+    bucket = s3.ensure_bucket("staging")
+    for path in source.rglob("*"):
+        if path.is_file() and path.suffix in (".png", ".jpg", ".gif"):
+            s3.client.upload_file(str(path), bucket, f"campaign/{path.relative_to(source).as_posix()}")
+    s3_source = f"s3://creative_sandbox_s3@{bucket}/campaign"
+    run, _ = _run("creative_sync", {"source": s3_source, "platforms": ["delta_projects"]})
+    assert run.state == "success"
+    delta = _ready_records("delta_projects")[0]
+    _drift(sandbox, "delta_projects", delta.remote_id, "content")
+
+    conf = {
+        "source": s3_source,
+        "platforms": ["delta_projects", "topsort"],
+        "connections": {"topsort": "no_such_topsort_conn"},
+    }
+    run, report = _run("creative_check", conf)
+    assert run.state == "failed"  # one platform could not be checked: the run says so
+    assert "no_such_topsort_conn" in report["errors"]["topsort"]
+    assert [(d["kind"], d["remote_id"]) for d in report["differences"]] == [("content_differs", delta.remote_id)]
