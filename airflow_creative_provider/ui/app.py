@@ -86,6 +86,11 @@ class Cell(BaseModel):
         False, description="true: no ledger record; the platform's rules refuse the file, so it is never sent"
     )
     rule: str | None = Field(None, description="the refusing rule (local refusals)")
+    drift: dict[str, Any] | None = Field(
+        None,
+        description="what the last creative_check found differing: kind (missing | state_changed | "
+        "content_differs), detail, checked_at, run_id",
+    )
 
 
 class PlatformColumn(BaseModel):
