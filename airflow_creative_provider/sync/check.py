@@ -54,6 +54,7 @@ CHECKED_STATES = frozenset({State.PENDING, State.PROCESSING, State.READY, State.
 SETTLED_STATES = frozenset({State.READY, State.REJECTED, "not_submitted"})
 #: the run reference the check writes in the ledger (``state_run_id``, history): ``creative_check/<run id>``.
 CHECK_RUN_PREFIX = "creative_check/"
+_NOT_SUBMITTED_OR_PENDING = frozenset({State.PENDING, "not_submitted"})
 #: differences kept in a task's XCom (every one is in the ledger and the task log).
 MAX_REPORTED = 50
 
@@ -150,7 +151,12 @@ def compare(
             continue
         differs = False
         same_version = not (found.version and record.version) or found.version == record.version
-        if same_version and found.status.state != record.state:
+        # MediaMath's N/A approval reads ``pending`` to a fresh hook until ``not_submitted_after``:
+        # the platform's own word did not change, so neither did the asset.
+        waiting = {record.state, found.status.state} <= _NOT_SUBMITTED_OR_PENDING and (
+            record.raw_state == found.status.raw_state
+        )
+        if same_version and found.status.state != record.state and not waiting:
             moved.append((record, found))
             if record.state in SETTLED_STATES:
                 differs = True

@@ -105,3 +105,11 @@ def test_report_counts_errors_and_next_step() -> None:
     assert set(report["errors"]) == {"delta_projects", "mediamath"}  # mediamath's task never reported
     table = format_check_table(report)
     assert "topsort missing: 1 (1): gone" in table and "delta_projects: ERROR" in table
+
+
+def test_an_unchanged_not_submitted_approval_is_no_drift() -> None:
+    record = _record(SHA_A, "7", state="not_submitted", raw_state="N/A")
+    drift, moved, counts = _compare([record], [_listed("7", "pending", raw="N/A")])
+    assert drift == [] and moved == [] and counts["ok"] == 1
+    drift, _, _ = _compare([record], [_listed("7", "rejected", raw="REJECTED")])
+    assert [d.kind for d in drift] == ["state_changed"]
