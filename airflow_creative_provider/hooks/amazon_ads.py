@@ -70,6 +70,7 @@ from airflow_creative_provider.hooks.base import (
     ApiCall,
     AssetStatus,
     CreativePlatformHook,
+    ListedAsset,
     RemoteAsset,
     Response,
     content_warnings,
@@ -886,6 +887,33 @@ class AmazonAdsHook(CreativePlatformHook):
         return ("OTHER_IMAGE",) if asset_type == "IMAGE" else ("BACKGROUND_VIDEO",)
 
     # ----------------------------------------------------------------- status
+    def list_account_assets(self) -> list[ListedAsset]:
+        """The profile's assets (``POST /assets/search`` without filters, every page; a search
+        changes nothing), one per asset at its newest version, marked by the ``sha256:<hex>`` tag."""
+        newest: dict[str, Mapping[str, Any]] = {}
+        for item in self.iter_search():
+            asset_id = str(item.get("assetId"))
+            known = newest.get(asset_id)
+            if known is None or _version_number(item.get("version")) >= _version_number(known.get("version")):
+                newest[asset_id] = item
+        listed = []
+        for asset_id, item in newest.items():
+            raw = str(item.get("status") or item.get("assetStatus") or "PROCESSING")
+            state = STATE_MAP.get(raw, AssetStatus.PROCESSING)
+            reason = f"the asset is {raw}" if state == AssetStatus.REJECTED else None
+            tags = [str(t) for t in item.get("tags") or ()]
+            mark = next((t[len(CONTENT_TAG_PREFIX) :] for t in tags if t.startswith(CONTENT_TAG_PREFIX)), None)
+            listed.append(
+                ListedAsset(
+                    remote_id=asset_id,
+                    status=AssetStatus(asset_id, state, raw_state=raw, reason=reason),
+                    content_mark=mark,
+                    name=item.get("name"),
+                    version=item.get("version"),
+                )
+            )
+        return listed
+
     def status_calls(self, remote_ids: list[str]) -> list[ApiCall]:
         return [self._get_call(*split_remote_id(remote_id)) for remote_id in remote_ids]
 

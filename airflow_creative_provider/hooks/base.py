@@ -234,6 +234,24 @@ class AssetStatus:
 
 
 @dataclass(frozen=True)
+class ListedAsset:
+    """One asset of the account in the platform's own listing (``list_account_assets``).
+
+    :param status: its state now, normalised as a poll would.
+    :param content_mark: our idempotency mark on it, when it carries one: the content's sha256
+        or the prefix of it the platform keeps (MediaMath, MediaPocket: 32 hex characters).
+    :param checksum_sha1: the content checksum the platform computed itself (Delta Projects).
+    """
+
+    remote_id: str
+    status: AssetStatus
+    content_mark: str | None = None
+    checksum_sha1: str | None = None
+    name: str | None = None
+    version: str | None = None
+
+
+@dataclass(frozen=True)
 class RemoteAsset:
     """What ``submit`` leaves on a platform: ids to poll and to show, never a secret.
 
@@ -909,6 +927,14 @@ class CreativePlatformHook(BaseHook):
 
             responses = await asyncio.gather(*(one(c) for c in calls))
         return self.parse_status(ids, list(responses))
+
+    def list_account_assets(self) -> list[ListedAsset]:
+        """Every asset of this account as the platform lists it, with its state and our mark.
+
+        Read-only (GET, or a search that changes nothing): what ``creative_check`` compares
+        with the ledger.
+        """
+        raise NotImplementedError(f"{self.hook_name} cannot list its assets")
 
     def asset_url(self, remote_id: str) -> str | None:
         """Where a person sees the asset in the platform's own UI (None when undocumented)."""

@@ -56,6 +56,7 @@ from airflow_creative_provider.hooks.base import (
     ApiCall,
     AssetStatus,
     CreativePlatformHook,
+    ListedAsset,
     RemoteAsset,
     Response,
     content_warnings,
@@ -438,6 +439,23 @@ class DeltaProjectsHook(CreativePlatformHook):
         )
 
     # ----------------------------------------------------------------- status
+    def list_account_assets(self) -> list[ListedAsset]:
+        """The client's files (``GET .../file``), each retrieved (``GET .../file/<id>``) for its
+        state and checksum, which the list does not give: N files cost N + 1 calls. Delta has
+        no mark of ours: the name and the SHA-1 checksum identify a file (see the module docstring)."""
+        files = self.list_files()
+        ids = [str(f.get("id")) for f in files]
+        statuses = self.get_status(ids) if ids else {}
+        return [
+            ListedAsset(
+                remote_id=remote_id,
+                status=statuses[remote_id],
+                checksum_sha1=str(statuses[remote_id].details.get("checksum") or "").lower() or None,
+                name=file.get("name"),
+            )
+            for file, remote_id in zip(files, ids, strict=True)
+        ]
+
     def status_calls(self, remote_ids: list[str]) -> list[ApiCall]:
         return [self.call("GET", self.file_path(file_id)) for file_id in remote_ids]
 

@@ -67,6 +67,7 @@ from airflow_creative_provider.hooks.base import (
     ApiCall,
     AssetStatus,
     CreativePlatformHook,
+    ListedAsset,
     RemoteAsset,
     Response,
     content_warnings,
@@ -890,6 +891,26 @@ class MediaMathHook(CreativePlatformHook):
             for item in self._data(self.send(call)) or []:
                 approvals[item["atomic_creative_id"]] = item
         return approvals
+
+    def list_account_assets(self) -> list[ListedAsset]:
+        """The advertiser's creatives (``GET /creatives``, every page) with their approvals
+        (``GET /approvals``, 50 ids a call), marked by ``external_identifier`` ``acp-<32 hex>``
+        (``external_identifier_for``: the first 32 hex characters of the content's sha256)."""
+        creatives = self.list_creatives()
+        ids = [str(c.get("atomic_creative_id")) for c in creatives]
+        statuses = self.get_status(ids) if ids else {}
+        listed = []
+        for creative, remote_id in zip(creatives, ids, strict=True):
+            external = str(creative.get("external_identifier") or "")
+            listed.append(
+                ListedAsset(
+                    remote_id=remote_id,
+                    status=statuses[remote_id],
+                    content_mark=external[len("acp-") :] if external.startswith("acp-") else None,
+                    name=creative.get("creative_name"),
+                )
+            )
+        return listed
 
     def status_calls(self, remote_ids: list[str]) -> list[ApiCall]:
         return self.approval_calls(remote_ids)

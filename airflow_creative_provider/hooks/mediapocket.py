@@ -70,6 +70,7 @@ from airflow_creative_provider.hooks.base import (
     ApiCall,
     AssetStatus,
     CreativePlatformHook,
+    ListedAsset,
     RemoteAsset,
     Response,
     content_warnings,
@@ -795,6 +796,32 @@ class MediaPocketHook(CreativePlatformHook):
                 details=details,
             )
         return AssetStatus(remote_id, AssetStatus.READY, media_type, details=details)
+
+    def list_account_assets(self) -> list[ListedAsset]:
+        """The project's assets that carry our external id (``GET /external_ids``, then ``GET
+        /assets/:id`` each for its state; staged objects are left alone: this only reads).
+
+        The mark is the id's 32 hex characters of the content's sha256 (``external_id_for``).
+        MediaPocket lists no assets without an external id here; ours always have one.
+        """
+        prefix, suffix = "creative-sha256-", f"-{self.project_id or 'noproject'}"
+        entries = [
+            entry
+            for entry in self.list_external_ids()
+            if entry.get("type", "asset") == "asset"
+            and str(entry.get("external_id") or "").startswith(prefix)
+            and str(entry.get("external_id") or "").endswith(suffix)
+        ]
+        ids = [str(entry.get("id")) for entry in entries]
+        statuses = CreativePlatformHook.get_status(self, ids) if ids else {}
+        return [
+            ListedAsset(
+                remote_id=remote_id,
+                status=statuses[remote_id],
+                content_mark=str(entry["external_id"])[len(prefix) : len(prefix) + 32],
+            )
+            for entry, remote_id in zip(entries, ids, strict=True)
+        ]
 
     def status_calls(self, remote_ids: list[str]) -> list[ApiCall]:
         return [self.call("GET", self.path("assets", i)) for i in remote_ids]

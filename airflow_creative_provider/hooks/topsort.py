@@ -69,6 +69,7 @@ from airflow_creative_provider.hooks.base import (
     ApiCall,
     AssetStatus,
     CreativePlatformHook,
+    ListedAsset,
     RemoteAsset,
     Response,
     content_warnings,
@@ -642,6 +643,19 @@ class TopsortHook(CreativePlatformHook):
             reason = f"{raw}: {vendor}" if vendor else DEFAULT_REASONS.get(raw, raw)
         details = {k: asset.get(k) for k in ("name", "mimetype", "url", "isExternal") if asset.get(k) not in (None, "")}
         return AssetStatus(str(asset.get("id")), state, raw_state=raw or None, reason=reason, details=details)
+
+    def list_account_assets(self) -> list[ListedAsset]:
+        """The vendor's assets (``GET /public/v1/assets/assets``, every page), each with its
+        status and the ``sha256`` metadata entry ``submit`` puts on every asset it creates."""
+        return [
+            ListedAsset(
+                remote_id=str(asset.get("id")),
+                status=self.asset_status(asset),
+                content_mark=(asset.get("metadata") or {}).get(SHA256_METADATA_KEY),
+                name=asset.get("name"),
+            )
+            for asset in self.iter_assets()
+        ]
 
     def status_calls(self, remote_ids: list[str]) -> list[ApiCall]:
         return [self.call("GET", self.asset_path(i)) for i in remote_ids]

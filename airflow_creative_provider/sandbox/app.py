@@ -9,7 +9,7 @@ Each platform module ``airflow_creative_provider.sandbox.<platform>`` provides:
   vendor's own error shape.
 
 Control endpoints live under ``/_sandbox/``: ``faults``, ``journal``, ``reset``,
-``processing``, ``outcomes``, ``clock``, ``connections``.
+``processing``, ``outcomes``, ``clock``, ``connections``, ``drift`` (``sandbox.drift``).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from fastapi import APIRouter, FastAPI, HTTPException
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
+from airflow_creative_provider.sandbox.drift import DriftError, inject_drift
 from airflow_creative_provider.sandbox.state import PLATFORMS, ConnectionSpec, Outcome, ProcessingSpeed, SandboxState
 
 log = logging.getLogger(__name__)
@@ -144,6 +145,13 @@ class OutcomeIn(BaseModel):
     reason: str = ""
 
 
+class DriftIn(BaseModel):
+    platform: str
+    remote_id: str
+    action: str
+    state: str | None = None
+
+
 def _control_router(app: SandboxApp) -> APIRouter:
     state = app.sandbox
     router = APIRouter(prefix="/_sandbox", tags=["sandbox control"])
@@ -208,6 +216,15 @@ def _control_router(app: SandboxApp) -> APIRouter:
     def clock(advance: float) -> dict[str, Any]:
         state.advance_clock(advance)
         return {"now": state.now()}
+
+    @router.post("/drift")
+    def drift(change: DriftIn) -> dict[str, Any]:
+        """Delete an asset or change its state behind the client (see ``sandbox.drift``)."""
+        try:
+            before = inject_drift(state, change.platform, change.remote_id, change.action, change.state)
+        except DriftError as exc:
+            raise HTTPException(404 if "holds no" in str(exc) else 400, str(exc)) from None
+        return {"ok": True, "before": before}
 
     @router.get("/connections")
     def connections() -> dict[str, Any]:

@@ -9,5 +9,7 @@
 * ``planner`` / ``executor`` / ``report``: the ``creative_sync`` DAG's tasks (plan; submit
   and wait; report), gathered in ``engine``;
 * ``payloads``: what crosses a task boundary (frozen dataclasses, JSON only in XCom);
-* ``states``: the states and actions every part shares.
+* ``states``: the states and actions every part shares;
+* ``check``: the ``creative_check`` DAG's work: each platform's own listing compared with the
+  ledger (missing, state changed, content differs, unknown), read-only on the platforms.
 """

@@ -10,6 +10,8 @@ Tables (created on first use):
 * ``creative_asset_history``: every change of an asset record (intent, sent with remote id
   and version, polled status, failure) with its run, append-only: the history the Creatives
   page shows per creative and platform, and which run sent each remote id.
+* ``creative_drift``: what the last ``creative_check`` of each (source, platform, account)
+  found differing from this record (``sync.check``): replaced by every check of that target.
 * ``creative_claims``: one row per (sha256, platform, account) being sent. Its primary key
   decides which of two overlapping runs sends the asset; a claim whose heartbeat is older
   than ``stale_after`` seconds (its run died) can be taken over, atomically.
@@ -126,6 +128,29 @@ history_table = Table(
     Column("reason", Text),
     Index("ix_creative_asset_history_content", "sha256", "platform", "account", "at"),
     Index("ix_creative_asset_history_run", "run_id"),
+)
+
+#: the differences the last ``creative_check`` found per (source, platform, account) (``sync.check``).
+drift_table = Table(
+    "creative_drift",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", String(255), nullable=False),
+    Column("checked_at", Float, nullable=False),
+    Column("source", Text),
+    Column("platform", String(64), nullable=False),
+    Column("account", String(255), nullable=False),
+    Column("sha256", String(64)),
+    Column("remote_id", String(512)),
+    Column("file_key", Text),
+    Column("kind", String(32), nullable=False),  # missing | state_changed | content_differs | unknown
+    Column("recorded_state", String(32)),
+    Column("platform_state", String(32)),
+    Column("raw_state", String(255)),
+    Column("detail", Text),
+    Column("repaired", Integer, nullable=False, default=0),
+    Index("ix_creative_drift_target", "platform", "account"),
+    Index("ix_creative_drift_content", "sha256"),
 )
 
 claims_table = Table(

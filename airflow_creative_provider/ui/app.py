@@ -86,6 +86,11 @@ class Cell(BaseModel):
         False, description="true: no ledger record; the platform's rules refuse the file, so it is never sent"
     )
     rule: str | None = Field(None, description="the refusing rule (local refusals)")
+    drift: dict[str, Any] | None = Field(
+        None,
+        description="what the last creative_check found differing: kind (missing | state_changed | "
+        "content_differs), detail, checked_at, run_id",
+    )
 
 
 class PlatformColumn(BaseModel):
@@ -216,7 +221,10 @@ def app_base(request: Request) -> str:
 def run_url(request: Request, run_id: str | None) -> str | None:
     if not run_id:
         return None
-    return f"{airflow_base(request)}/dags/{DAG_ID}/runs/{quote(run_id, safe='')}"
+    dag_id = DAG_ID
+    if run_id.startswith("creative_check/"):  # what a creative_check run stored (``sync.check``)
+        dag_id, run_id = "creative_check", run_id.removeprefix("creative_check/")
+    return f"{airflow_base(request)}/dags/{dag_id}/runs/{quote(run_id, safe='')}"
 
 
 class AssetLinks:

@@ -32,6 +32,7 @@ from airflow_creative_provider.sync.ledger import (
     SENDING,
     Ledger,
     assets_table,
+    drift_table,
     files_table,
     history_table,
     run_counts_table,
@@ -197,7 +198,10 @@ def list_assets(ledger: Ledger, flt: AssetFilter) -> AssetPage:
                 files.setdefault(r["sha256"], []).append(r)
             for r in conn.execute(select(assets_table).where(assets_table.c.sha256.in_(shas))).mappings():
                 assets.setdefault(r["sha256"], []).append(r)
+            drift = conn.execute(select(drift_table).where(drift_table.c.sha256.in_(shas))).mappings().all()
     rows = [_row(r, files.get(r["sha256"], []), assets.get(r["sha256"], []), cols) for r in page]
+    if shas:
+        _drift_badges(rows, drift)
     _local_verdicts(rows, cols)
     return AssetPage(total=total, offset=offset, limit=limit, columns=cols, rows=rows)
 
@@ -240,6 +244,19 @@ def _row(
         "cells": cells,
         "_creative": _creative(current["source"], current["file_key"], current["size"], facts) if current else None,
     }
+
+
+def _drift_badges(rows: Sequence[dict[str, Any]], drift: Sequence[Mapping[str, Any]]) -> None:
+    """Put what the last ``creative_check`` found on each cell (``cell["drift"]``), while the
+    cell still holds the remote id the check saw (a re-sent asset has a new one)."""
+    found = {(d["sha256"], d["platform"], d["account"], d["remote_id"]): d for d in drift}
+    for row in rows:
+        for cell in row["cells"].values():
+            if not cell or cell.get("local"):
+                continue
+            seen = found.get((row["sha256"], cell["platform"], cell["account"], cell["remote_id"]))
+            if seen is not None:
+                cell["drift"] = {k: seen[k] for k in ("kind", "detail", "checked_at", "run_id")}
 
 
 def _local_verdicts(rows: Sequence[dict[str, Any]], cols: Sequence[Column]) -> None:

@@ -1,0 +1,444 @@
+"""``creative_check``: does each platform still hold what the ledger says? Like ``rclone check``.
+
+For every platform account of the params, the platform's own listing
+(``hook.list_account_assets()``, read-only) is compared with the ledger's records of the
+source, and each difference is one ``Drift``:
+
+* ``missing``: the ledger holds a remote id the platform no longer lists (deleted there);
+* ``state_changed``: a settled state (ready, rejected) is no longer what the platform says
+  (approved then rejected, archived or trashed by someone); non-settled states that simply
+  moved on (pending -> ready) are stored without being reported as drift;
+* ``content_differs``: the platform's own checksum is not the file's (Delta Projects' SHA-1,
+  compared with the SHA-1 the file index keeps);
+* ``unknown``: an asset that carries our idempotency mark (Topsort ``sha256`` metadata, Amazon
+  ``sha256:`` tag, MediaMath ``external_identifier``, MediaPocket external id, Delta name +
+  SHA-1 of a file of the source) under a remote id the ledger does not know.
+
+The ledger is updated: the platform's state is stored on the record (the Creatives page and
+the next sync see it; each change is a history entry ``check`` whose run is
+``creative_check/<run id>``), a ``missing`` record gets a history entry, and the
+differences of each checked target replace its rows in ``creative_drift`` (the Creatives
+page's drift badge). Nothing is ever written to a platform: with ``repair`` the missing
+records are marked ``failed`` so that the next ``creative_sync`` plan uploads them again, the
+normal way (the hook's idempotency lookup first, then a create): there is no second sync engine.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from sqlalchemy import delete, insert, update
+
+from airflow_creative_provider.hooks.base import AssetStatus, ListedAsset
+from airflow_creative_provider.sync.ledger import AssetRecord, Ledger, assets_table, drift_table, history_table
+from airflow_creative_provider.sync.params import SyncParams
+from airflow_creative_provider.sync.payloads import HookRegistry, default_hooks
+from airflow_creative_provider.sync.states import State
+
+log = logging.getLogger(__name__)
+
+MISSING = "missing"
+STATE_CHANGED = "state_changed"
+CONTENT_DIFFERS = "content_differs"
+UNKNOWN = "unknown"
+DRIFT_KINDS = (MISSING, STATE_CHANGED, CONTENT_DIFFERS, UNKNOWN)
+
+#: ledger states of a record the platform should still hold as the record says.
+CHECKED_STATES = frozenset({State.PENDING, State.PROCESSING, State.READY, State.REJECTED, "not_submitted"})
+#: states whose change is drift (someone acted); a change from the others is progress.
+SETTLED_STATES = frozenset({State.READY, State.REJECTED, "not_submitted"})
+#: the run reference the check writes in the ledger (``state_run_id``, history): ``creative_check/<run id>``.
+CHECK_RUN_PREFIX = "creative_check/"
+_NOT_SUBMITTED_OR_PENDING = frozenset({State.PENDING, "not_submitted"})
+#: differences kept in a task's XCom (every one is in the ledger and the task log).
+MAX_REPORTED = 50
+
+
+@dataclass(frozen=True)
+class Drift:
+    """One difference between the ledger and a platform account."""
+
+    platform: str
+    account: str
+    kind: str
+    remote_id: str | None
+    sha256: str | None = None
+    file_key: str | None = None
+    recorded_state: str | None = None
+    platform_state: str | None = None
+    raw_state: str | None = None
+    detail: str = ""
+    repaired: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class TargetCheck:
+    """What the check of one platform account found (``to_json`` is the mapped task's XCom)."""
+
+    platform: str
+    account: str | None
+    conn_id: str
+    counts: dict[str, int] = field(default_factory=dict)
+    drift: list[Drift] = field(default_factory=list)
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "platform": self.platform,
+            "account": self.account,
+            "conn_id": self.conn_id,
+            "counts": dict(self.counts),
+            "differences": [d.to_json() for d in self.drift[:MAX_REPORTED]],
+            "differences_total": len(self.drift),
+            "error": self.error,
+        }
+
+
+def _base_id(remote_id: str) -> str:
+    """Amazon ids may carry their version (``assetId:version_vN``); the listing has the asset id."""
+    return remote_id.partition(":version_")[0]
+
+
+def compare(
+    platform: str,
+    account: str,
+    records: Sequence[AssetRecord],
+    listed: Sequence[ListedAsset],
+    *,
+    source: str,
+    sha1_by_sha256: Mapping[str, str],
+    names_by_sha1: Mapping[str, Sequence[tuple[str, str]]],
+) -> tuple[list[Drift], list[tuple[AssetRecord, ListedAsset]], dict[str, int]]:
+    """The differences between one account's ledger records and its listing (pure: no I/O).
+
+    :param records: every ledger record of the account (any source: they make remote ids known).
+    :param source: only this source's records are checked for missing, state and content.
+    :param sha1_by_sha256: the SHA-1 of each content of the source (file index facts).
+    :param names_by_sha1: ``{sha1: [(sha256, file key)]}`` of the source, Delta's identity.
+    :return: the drift, the (record, listed asset) pairs whose state moved on, and the counts.
+    """
+    by_id = {_base_id(a.remote_id): a for a in listed}
+    known_ids = {_base_id(r.remote_id) for r in records if r.remote_id}
+    known_shas = {r.sha256 for r in records}
+    drift: list[Drift] = []
+    moved: list[tuple[AssetRecord, ListedAsset]] = []
+    counts = {"checked": 0, "ok": 0, "listed": len(listed), "updated": 0, **{k: 0 for k in DRIFT_KINDS}}
+    for record in records:
+        if record.source != source or not record.remote_id or record.state not in CHECKED_STATES:
+            continue
+        counts["checked"] += 1
+        found = by_id.get(_base_id(record.remote_id))
+        base = {
+            "platform": platform,
+            "account": account,
+            "remote_id": record.remote_id,
+            "sha256": record.sha256,
+            "file_key": record.file_key,
+            "recorded_state": record.state,
+        }
+        if found is None:
+            drift.append(
+                Drift(kind=MISSING, **base, detail=f"{platform} no longer lists {record.remote_id} (deleted there)")
+            )
+            continue
+        differs = False
+        same_version = not (found.version and record.version) or found.version == record.version
+        # MediaMath's N/A approval reads ``pending`` to a fresh hook until ``not_submitted_after``:
+        # the platform's own word did not change, so neither did the asset.
+        waiting = {record.state, found.status.state} <= _NOT_SUBMITTED_OR_PENDING and (
+            record.raw_state == found.status.raw_state
+        )
+        if same_version and found.status.state != record.state and not waiting:
+            moved.append((record, found))
+            if record.state in SETTLED_STATES:
+                differs = True
+                drift.append(
+                    Drift(
+                        kind=STATE_CHANGED,
+                        **base,
+                        platform_state=found.status.state,
+                        raw_state=found.status.raw_state,
+                        detail=_state_detail(platform, record.state, found.status),
+                    )
+                )
+            else:
+                counts["updated"] += 1
+        expected = (sha1_by_sha256.get(record.sha256) or "").lower()
+        if found.checksum_sha1 and expected and found.checksum_sha1.lower() != expected:
+            differs = True
+            drift.append(
+                Drift(
+                    kind=CONTENT_DIFFERS,
+                    **base,
+                    platform_state=found.status.state,
+                    raw_state=found.status.raw_state,
+                    detail=f"{platform} checksum {found.checksum_sha1.lower()} is not the file's SHA-1 {expected}",
+                )
+            )
+        if not differs:
+            counts["ok"] += 1
+    for asset in listed:
+        if _base_id(asset.remote_id) in known_ids:
+            continue
+        sha256, key = _ours(asset, known_shas, names_by_sha1)
+        if sha256 is None and not asset.content_mark:
+            continue  # not made by this provider
+        shown = sha256 or asset.content_mark
+        recorded = sha256 is not None and sha256 in known_shas
+        detail = f"carries our mark (content {str(shown)[:12]}) but the ledger has no record of {asset.remote_id}"
+        if recorded:
+            detail += "; the ledger records this content under another id (a duplicate, or a leftover to delete)"
+        drift.append(
+            Drift(
+                platform=platform,
+                account=account,
+                kind=UNKNOWN,
+                remote_id=asset.remote_id,
+                sha256=sha256,
+                file_key=key,
+                platform_state=asset.status.state,
+                raw_state=asset.status.raw_state,
+                detail=detail,
+            )
+        )
+    for item in drift:
+        counts[item.kind] += 1
+    return drift, moved, counts
+
+
+def _state_detail(platform: str, recorded: str, status: AssetStatus) -> str:
+    """``was ready, now rejected (ARCHIVED on amazon_ads): <the platform's reason>``."""
+    raw = f" ({status.raw_state} on {platform})" if status.raw_state and status.raw_state != status.state else ""
+    return f"was {recorded}, now {status.state}{raw}" + (f": {status.reason}" if status.reason else "")
+
+
+def _ours(
+    asset: ListedAsset, known_shas: Iterable[str], names_by_sha1: Mapping[str, Sequence[tuple[str, str]]]
+) -> tuple[str | None, str | None]:
+    """(sha256, file key) an asset's mark stands for, when it can be resolved."""
+    if asset.content_mark:
+        mark = asset.content_mark.lower()
+        if len(mark) == 64:
+            return mark, None
+        return next((sha for sha in known_shas if sha.startswith(mark)), None), None
+    if asset.checksum_sha1:  # Delta: name + SHA-1 of a file of the source
+        stem = os.path.splitext(asset.name or "")[0]
+        for sha256, key in names_by_sha1.get(asset.checksum_sha1.lower(), ()):
+            if os.path.splitext(os.path.basename(key))[0] == stem:
+                return sha256, key
+    return None, None
+
+
+def check_platform(
+    params: Mapping[str, Any],
+    platform: str,
+    *,
+    run_id: str,
+    repair: bool = False,
+    ledger: Ledger | None = None,
+    hooks: HookRegistry | None = None,
+) -> TargetCheck:
+    """Check one platform of the params: list, compare, update the ledger (never the platform)."""
+    parsed = SyncParams.parse(params)
+    ledger = ledger or Ledger()
+    conn_id = parsed.connections[platform]
+    result = TargetCheck(platform=platform, account=None, conn_id=conn_id)
+    try:
+        hook = (hooks or default_hooks())(platform)(conn_id)
+        result.account = account = str(hook.account)
+        listed = hook.list_account_assets()
+    except Exception as exc:  # noqa: BLE001 - one platform's failure is reported; the others go on
+        result.error = f"{platform} (connection {conn_id!r}) could not be listed: {exc}"
+        log.error("%s", result.error)
+        return result
+    records = ledger.records(platform, account)
+    sha1_by_sha256: dict[str, str] = {}
+    names_by_sha1: dict[str, list[tuple[str, str]]] = {}
+    for key, entry in ledger.file_index(parsed.source).items():
+        sha1 = str((entry.facts or {}).get("sha1") or "").lower()
+        if sha1 and entry.sha256:
+            sha1_by_sha256[entry.sha256] = sha1
+            names_by_sha1.setdefault(sha1, []).append((entry.sha256, key))
+    drift, moved, counts = compare(
+        platform,
+        account,
+        records,
+        listed,
+        source=parsed.source,
+        sha1_by_sha256=sha1_by_sha256,
+        names_by_sha1=names_by_sha1,
+    )
+    ref = CHECK_RUN_PREFIX + run_id
+    for record, found in moved:
+        status = found.status
+        _update_record(
+            ledger,
+            record.sha256,
+            platform,
+            account,
+            ref,
+            state=status.state,
+            raw_state=status.raw_state,
+            reason=status.reason,
+            remote_id=record.remote_id,
+        )
+    for item in drift:
+        if item.kind != MISSING or not item.sha256:
+            continue
+        if repair:  # failed: the next creative_sync plan uploads it again (lookup first, then create)
+            reason = f"creative_check: {item.detail}; marked for re-sending by the next creative_sync run"
+            _update_record(
+                ledger, item.sha256, platform, account, ref, state=State.FAILED, reason=reason, remote_id=item.remote_id
+            )
+        else:  # the record stays as it is; its history says what the check saw
+            _update_record(
+                ledger,
+                item.sha256,
+                platform,
+                account,
+                ref,
+                state=None,
+                reason=f"creative_check: {item.detail}",
+                remote_id=item.remote_id,
+                history_state=item.recorded_state,
+            )
+    if repair:
+        drift = [Drift(**{**d.to_json(), "repaired": True}) if d.kind == MISSING and d.sha256 else d for d in drift]
+        counts["repaired"] = sum(d.repaired for d in drift)
+    _store_drift(ledger, parsed.source, platform, account, run_id, drift)
+    result.counts, result.drift = counts, drift
+    for item in drift:
+        log.warning("%s %s: %s %s: %s", platform, account, item.kind, item.file_key or item.remote_id, item.detail)
+    log.info("%s (account %s): %s", platform, account, counts)
+    return result
+
+
+def _update_record(
+    ledger: Ledger,
+    sha256: str,
+    platform: str,
+    account: str,
+    ref: str,
+    *,
+    state: str | None,
+    reason: str | None,
+    remote_id: str | None,
+    raw_state: str | None = None,
+    history_state: str | None = None,
+) -> None:
+    """Store what the check saw on the record (``state`` None: only a history entry, event ``check``).
+
+    ``state_run_id`` becomes the check's reference (``creative_check/<run id>``: the Creatives
+    page links it to that DAG run); ``last_run_id`` stays the sync run that last sent or polled.
+    """
+    now = time.time()
+    key = (assets_table.c.sha256 == sha256, assets_table.c.platform == platform, assets_table.c.account == account)
+    with ledger.begin() as conn:
+        if state is not None:
+            values: dict[str, Any] = {"state": state, "updated_at": now, "state_run_id": ref}
+            if raw_state is not None or state != State.FAILED:
+                values["raw_state"] = raw_state
+            if reason is not None:
+                values["reason"] = reason
+            conn.execute(update(assets_table).where(*key).values(**values))
+        conn.execute(
+            insert(history_table).values(
+                sha256=sha256,
+                platform=platform,
+                account=account,
+                at=now,
+                run_id=ref,
+                event="check",
+                state=str(state or history_state),
+                raw_state=raw_state,
+                remote_id=remote_id,
+                reason=reason,
+            )
+        )
+
+
+def _store_drift(ledger: Ledger, source: str, platform: str, account: str, run_id: str, drift: Sequence[Drift]) -> None:
+    """Replace the target's drift rows with this check's (the Creatives page shows them)."""
+    t = drift_table
+    now = time.time()
+    with ledger.begin() as conn:
+        conn.execute(delete(t).where(t.c.source == source, t.c.platform == platform, t.c.account == account))
+        rows = [
+            {
+                **{k: v for k, v in d.to_json().items() if k != "repaired"},
+                "repaired": int(d.repaired),
+                "run_id": run_id,
+                "checked_at": now,
+                "source": source,
+            }
+            for d in drift
+        ]
+        if rows:
+            conn.execute(insert(t), rows)
+
+
+def build_check_report(run_id: str, params: Mapping[str, Any], results: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """The run's report (XCom ``report``, small): counts per platform, the first differences, errors."""
+    parsed = SyncParams.parse(params)
+    repair = bool(params.get("repair"))
+    counts: dict[str, dict[str, int]] = {}
+    differences: list[dict[str, Any]] = []
+    errors: dict[str, str] = {}
+    total = 0
+    for result in results:
+        if not result:
+            continue
+        if result.get("error"):
+            errors[result["platform"]] = result["error"]
+            continue
+        counts[result["platform"]] = dict(result.get("counts") or {})
+        total += int(result.get("differences_total") or 0)
+        differences.extend(result.get("differences") or [])
+    for platform in parsed.platforms:
+        if platform not in counts and platform not in errors:
+            errors[platform] = f"{platform}: its check task did not finish"
+    drift = {k: sum(c.get(k, 0) for c in counts.values()) for k in DRIFT_KINDS}
+    repaired = sum(c.get("repaired", 0) for c in counts.values())
+    return {
+        "run_id": run_id,
+        "source": parsed.source,
+        "repair": repair,
+        "counts": counts,
+        "drift": drift,
+        "differences": differences[:MAX_REPORTED],
+        "differences_total": total,
+        "errors": errors,
+        "repaired": repaired,
+        "next_step": (
+            f"{repaired} missing asset(s) marked for re-sending: the next creative_sync run uploads them"
+            if repaired
+            else ("trigger creative_check with repair=true to re-send the missing assets" if drift[MISSING] else None)
+        ),
+    }
+
+
+def format_check_table(report: Mapping[str, Any]) -> str:
+    """The report as text for the task log: counts per platform, then each difference shown."""
+    lines = [f"creative_check {report['run_id']} of {report['source']} (repair={report['repair']})"]
+    header = ("platform", "checked", "ok", *DRIFT_KINDS, "updated", "repaired")
+    lines.append(" | ".join(header))
+    for platform, c in report["counts"].items():
+        lines.append(" | ".join([platform, *(str(c.get(k, 0)) for k in header[1:])]))
+    for platform, error in report["errors"].items():
+        lines.append(f"{platform}: ERROR {error}")
+    for d in report["differences"]:
+        what = d.get("file_key") or d.get("remote_id")
+        lines.append(f"  {d['platform']} {d['kind']}: {what} ({d.get('remote_id')}): {d['detail']}")
+    if report["differences_total"] > len(report["differences"]):
+        lines.append(f"  ... {report['differences_total'] - len(report['differences'])} more in the ledger")
+    if report.get("next_step"):
+        lines.append(report["next_step"])
+    return "\n".join(lines)

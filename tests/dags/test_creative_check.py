@@ -1,0 +1,265 @@
+"""End to end: ``creative_sync`` then ``creative_check`` (``dag.test()``) against the sandbox, with
+drift injected behind the client through ``/_sandbox/drift``."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from airflow_creative_provider import PLATFORMS
+from airflow_creative_provider.sandbox.state import ProcessingSpeed
+from tests.support.dags import load_dag
+
+REPO = Path(__file__).resolve().parents[2]
+SAMPLES = REPO / "examples" / "creatives"
+
+#: the state someone sets in each platform's own UI, in the platform's words.
+REJECT_THERE = {
+    "topsort": "rejected",
+    "amazon_ads": "ARCHIVED",
+    "mediamath": "REJECTED",
+    "mediapocket": "trashed",
+    "delta_projects": "UNPROCESSABLE",
+}
+#: the POSTs a check sends that change nothing on a platform: Amazon's search and LwA token,
+#: MediaMath's OAuth token.
+READ_POSTS = re.compile(r"^/(assets/search|auth/o2/token|oauth/token)$")
+
+CREATE_CALLS = {
+    "topsort": ("POST", r"^/public/v1/assets/asset$"),
+    "amazon_ads": ("POST", r"^/assets/register$"),
+    "mediamath": ("POST", r"^/component_creatives/v1\.0/creatives$"),
+    "mediapocket": ("POST", r"^/api/v2/projects/[^/]+/assets$"),
+    "delta_projects": ("POST", r"^/api/v1/media_agency/[^/]+/client/[^/]+/file$"),
+}
+
+
+@pytest.fixture
+def fresh_env(airflow_db, creative_sandbox_env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The sample creatives in a folder, a fresh ledger, a reset sandbox."""
+    source = tmp_path / "creatives"
+    shutil.copytree(SAMPLES, source)
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_CREATIVE_LEDGER", json.dumps({"conn_type": "sqlite", "host": str(tmp_path / "ledger.db")})
+    )
+    monkeypatch.setenv("CREATIVE_SYNC_POLL_SECONDS", "0.5")
+    creative_sandbox_env.state.default_speed = ProcessingSpeed(polls=1, seconds=None)
+    return creative_sandbox_env, source
+
+
+@pytest.fixture
+def check_env(fresh_env):
+    """The sample creatives synced once to every platform."""
+    sandbox, source = fresh_env
+    run, _ = _run("creative_sync", {"source": str(source)})
+    assert run.state == "success"
+    return sandbox, source
+
+
+def _run(dag_id: str, conf: dict[str, Any]) -> tuple[Any, dict[str, Any] | None]:
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    run = load_dag(dag_id).test(run_conf=conf)
+    with create_session() as session:
+        row = (
+            session.query(XComModel)
+            .filter_by(dag_id=dag_id, run_id=run.run_id, task_id="report", key="report")
+            .one_or_none()
+        )
+        return run, (XComModel.deserialize_value(row) if row is not None else None)
+
+
+def _last_seq(sandbox) -> int:
+    entries = sandbox.journal()
+    return entries[-1]["seq"] if entries else 0
+
+
+def _writes(sandbox, since: int) -> list[dict[str, Any]]:
+    """Every call after ``since`` that could change something on a platform."""
+    return [
+        e
+        for e in sandbox.journal()
+        if e["seq"] > since
+        and (e["method"] in ("PUT", "PATCH", "DELETE") or (e["method"] == "POST" and not READ_POSTS.match(e["path"])))
+    ]
+
+
+def _creates(sandbox, platform: str, since: int) -> list[dict[str, Any]]:
+    method, path = CREATE_CALLS[platform]
+    return [
+        e
+        for e in sandbox.journal(platform=platform, method=method, path=path)
+        if e["seq"] > since and isinstance(e["status"], int) and e["status"] < 300
+    ]
+
+
+def _ready_records(platform: str) -> list[Any]:
+    from airflow_creative_provider.hooks import hook_class
+    from airflow_creative_provider.sync.ledger import Ledger
+
+    account = str(hook_class(platform)(f"{platform}_default").account)
+    records = [r for r in Ledger().records(platform, account) if r.state == "ready" and r.remote_id]
+    return sorted(records, key=lambda r: r.file_key or "")
+
+
+def _drift(sandbox, platform: str, remote_id: str, action: str, state: str | None = None) -> None:
+    response = requests.post(
+        f"{sandbox.url}/_sandbox/drift",
+        json={"platform": platform, "remote_id": remote_id, "action": action, "state": state},
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+
+
+def _secrets(sandbox) -> list[str]:
+    values = []
+    for conn in sandbox.connections().values():
+        values.append(conn.get("password"))
+        for name, value in (conn.get("extra") or {}).items():
+            if any(word in name for word in ("secret", "token", "key")) and isinstance(value, str):
+                values.append(value)
+    with sandbox.state.lock:
+        for tokens in sandbox.state._tokens.values():
+            values.extend(tokens)
+    return [v for v in values if v and len(v) >= 6]
+
+
+def test_clean_check_is_read_only_and_finds_nothing(check_env, capsys, caplog) -> None:
+    sandbox, source = check_env
+    before = _last_seq(sandbox)
+    run, report = _run("creative_check", {"source": str(source)})
+    assert run.state == "success"
+    assert report["drift"] == {"missing": 0, "state_changed": 0, "content_differs": 0, "unknown": 0}, report
+    for platform in PLATFORMS:
+        counts = report["counts"][platform]
+        assert counts["checked"] == counts["ok"] > 0, (platform, counts)
+    reads = [e for e in sandbox.journal() if e["seq"] > before]
+    assert {e["platform"] for e in reads} >= set(PLATFORMS)  # every platform was listed
+    assert _writes(sandbox, before) == []
+    captured = capsys.readouterr()
+    everything = "\n".join([caplog.text, captured.out, captured.err, json.dumps(report)])
+    assert "creative_check" in everything  # the table was printed
+    for secret in _secrets(sandbox):
+        assert secret not in everything
+
+
+def test_drift_reported_then_repaired_through_creative_sync(check_env) -> None:
+    sandbox, source = check_env
+    from airflow_creative_provider.sync.ledger import Ledger
+    from airflow_creative_provider.ui.queries import AssetFilter, asset_history, list_assets
+
+    deleted: dict[str, Any] = {}
+    rejected: dict[str, Any] = {}
+    for platform in PLATFORMS:
+        first, second = _ready_records(platform)[:2]
+        deleted[platform], rejected[platform] = first, second
+        _drift(sandbox, platform, first.remote_id, "delete")
+        _drift(sandbox, platform, second.remote_id, "state", REJECT_THERE[platform])
+
+    # Read-only by default: reported, the ledger updated, nothing written to a platform.
+    before = _last_seq(sandbox)
+    run, report = _run("creative_check", {"source": str(source)})
+    assert run.state == "success"
+    assert _writes(sandbox, before) == []
+    assert report["repaired"] == 0 and "repair=true" in report["next_step"]
+    found = {(d["platform"], d["kind"], d["remote_id"]) for d in report["differences"]}
+    for platform in PLATFORMS:
+        assert report["counts"][platform]["missing"] == 1, (platform, report["counts"][platform])
+        assert report["counts"][platform]["state_changed"] == 1, (platform, report["counts"][platform])
+        assert (platform, "missing", deleted[platform].remote_id) in found
+        assert (platform, "state_changed", rejected[platform].remote_id) in found
+    ledger = Ledger()
+    for platform in PLATFORMS:
+        record = ledger.get(rejected[platform].sha256, platform, rejected[platform].account)
+        assert record.state == "rejected", (platform, record)  # the platform's word, stored
+        assert record.state_run_id == f"creative_check/{run.run_id}"  # the page links the check run
+        assert record.last_run_id == rejected[platform].last_run_id  # still the sync run that sent it
+        record = ledger.get(deleted[platform].sha256, platform, deleted[platform].account)
+        assert record.state == "ready"  # not repaired: left as it was, the drift is recorded beside it
+    history = [h for h in asset_history(ledger, deleted["topsort"].sha256) if h["event"] == "check"]
+    assert history and "no longer lists" in history[-1]["reason"]
+
+    # The Creatives page shows the drift on the cell.
+    page = list_assets(ledger, AssetFilter(limit=200))
+    badges = {
+        (cell["platform"], cell["remote_id"]): cell["drift"]["kind"]
+        for row in page.rows
+        for cell in row["cells"].values()
+        if cell and cell.get("drift")
+    }
+    for platform in PLATFORMS:
+        assert badges[(platform, deleted[platform].remote_id)] == "missing"
+        assert badges[(platform, rejected[platform].remote_id)] == "state_changed"
+
+    # repair=true marks the missing assets (still no write), and the next creative_sync re-sends them.
+    before = _last_seq(sandbox)
+    run, report = _run("creative_check", {"source": str(source), "repair": True})
+    assert run.state == "success"
+    assert _writes(sandbox, before) == []
+    assert report["repaired"] == len(PLATFORMS)
+    before = _last_seq(sandbox)
+    run, _ = _run("creative_sync", {"source": str(source)})
+    for platform in PLATFORMS:
+        assert len(_creates(sandbox, platform, before)) == 1, platform
+        record = ledger.get(deleted[platform].sha256, platform, deleted[platform].account)
+        assert record.remote_id != deleted[platform].remote_id and record.state == "ready", (platform, record)
+
+    # Checked again: nothing is missing any more.
+    run, report = _run("creative_check", {"source": str(source)})
+    assert report["drift"]["missing"] == 0, report["differences"]
+    assert report["drift"]["state_changed"] == 0  # the rejections were stored by the first check
+
+
+def test_content_differs_and_unknown_marked_asset(check_env) -> None:
+    sandbox, source = check_env
+    from airflow_creative_provider.sync.ledger import Ledger, assets_table
+
+    delta = _ready_records("delta_projects")[0]
+    _drift(sandbox, "delta_projects", delta.remote_id, "content")
+    # An asset of ours the ledger forgot (e.g. a ledger restored from an old backup).
+    topsort = _ready_records("topsort")[0]
+    ledger = Ledger()
+    with ledger.begin() as conn:
+        conn.execute(
+            assets_table.delete().where(assets_table.c.sha256 == topsort.sha256, assets_table.c.platform == "topsort")
+        )
+
+    run, report = _run("creative_check", {"source": str(source), "platforms": ["delta_projects", "topsort"]})
+    assert run.state == "success"
+    kinds = {(d["platform"], d["kind"]): d for d in report["differences"]}
+    assert kinds[("delta_projects", "content_differs")]["remote_id"] == delta.remote_id
+    assert "SHA-1" in kinds[("delta_projects", "content_differs")]["detail"]
+    unknown = kinds[("topsort", "unknown")]
+    assert unknown["remote_id"] == topsort.remote_id and unknown["sha256"] == topsort.sha256
+    assert report["counts"]["delta_projects"]["unknown"] == 0  # every Delta file is known
+
+
+def test_s3_source_content_drift_and_an_unusable_connection(fresh_env) -> None:
+    sandbox, source = fresh_env
+    s3 = sandbox.state.s3
+    bucket = s3.ensure_bucket("staging")
+    for path in source.rglob("*"):
+        if path.is_file() and path.suffix in (".png", ".jpg", ".gif"):
+            s3.client.upload_file(str(path), bucket, f"campaign/{path.relative_to(source).as_posix()}")
+    s3_source = f"s3://creative_sandbox_s3@{bucket}/campaign"
+    run, _ = _run("creative_sync", {"source": s3_source, "platforms": ["delta_projects"]})
+    assert run.state == "success"
+    delta = _ready_records("delta_projects")[0]
+    _drift(sandbox, "delta_projects", delta.remote_id, "content")
+
+    conf = {
+        "source": s3_source,
+        "platforms": ["delta_projects", "topsort"],
+        "connections": {"topsort": "no_such_topsort_conn"},
+    }
+    run, report = _run("creative_check", conf)
+    assert run.state == "failed"  # one platform could not be checked: the run says so
+    assert "no_such_topsort_conn" in report["errors"]["topsort"]
+    assert [(d["kind"], d["remote_id"]) for d in report["differences"]] == [("content_differs", delta.remote_id)]

@@ -1,0 +1,95 @@
+"""``POST /_sandbox/drift``: delete an asset or change its state behind the client, seen through
+each hook's own listing (``list_account_assets``), for every platform."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+import requests
+
+from airflow_creative_provider import PLATFORMS
+from airflow_creative_provider.creative import Creative
+from airflow_creative_provider.hooks import hook_class
+from airflow_creative_provider.sandbox.state import ProcessingSpeed
+from tests.support.images import png
+
+#: a state someone sets in the platform's own UI -> the normalised state a hook reads.
+REJECT_THERE = {
+    "topsort": "rejected",
+    "amazon_ads": "ARCHIVED",
+    "mediamath": "REJECTED",
+    "mediapocket": "trashed",
+    "delta_projects": "UNPROCESSABLE",
+}
+
+
+def _drift(sandbox, **body) -> requests.Response:
+    return requests.post(f"{sandbox.url}/_sandbox/drift", json=body, timeout=10)
+
+
+def _ready(hook, creative: Creative) -> str:
+    """Submit and poll until ready; the remote id."""
+    remote = hook.submit(creative)
+    for _ in range(20):
+        status = hook.get_status([remote.remote_id])[remote.remote_id]
+        if status.state == "ready":
+            return remote.remote_id
+    raise AssertionError(f"{hook.platform} never got ready: {status}")
+
+
+@pytest.mark.parametrize("platform", list(PLATFORMS))
+def test_delete_and_state_change_show_in_the_listing(creative_sandbox_env, tmp_path: Path, platform: str) -> None:
+    sandbox = creative_sandbox_env
+    sandbox.state.default_speed = ProcessingSpeed(polls=1, seconds=None)
+    hook = hook_class(platform)(f"{platform}_default")
+    kept = _ready(hook, Creative.inspect(png(tmp_path / "kept_banner.png", 300, 250, "blue"), "kept_banner.png"))
+    gone = _ready(hook, Creative.inspect(png(tmp_path / "gone_banner.png", 300, 250, "red"), "gone_banner.png"))
+    listed = {a.remote_id: a for a in hook.list_account_assets()}
+    assert {kept, gone} <= set(listed)
+    assert listed[kept].status.state == "ready"
+    journal = len(sandbox.journal())
+
+    assert _drift(sandbox, platform=platform, remote_id=gone, action="delete").json()["ok"]
+    answer = _drift(sandbox, platform=platform, remote_id=kept, action="state", state=REJECT_THERE[platform])
+    assert answer.status_code == 200, answer.text
+
+    listed = {a.remote_id: a for a in hook.list_account_assets()}
+    assert gone not in listed
+    assert listed[kept].status.state == "rejected", listed[kept].status
+    assert len(sandbox.journal()) > journal  # the listing was served; the drift calls are not journalled
+    assert not [e for e in sandbox.journal() if e["path"].startswith("/_sandbox")]
+
+
+def test_content_drift_changes_delta_checksum_only(creative_sandbox_env, tmp_path: Path) -> None:
+    sandbox = creative_sandbox_env
+    sandbox.state.default_speed = ProcessingSpeed(polls=1, seconds=None)
+    hook = hook_class("delta_projects")("delta_projects_default")
+    path = png(tmp_path / "banner.png", 300, 250, "green")
+    file_id = _ready(hook, Creative.inspect(path, "banner.png"))
+    sha1 = hashlib.sha1(path.read_bytes(), usedforsecurity=False).hexdigest()
+    before = {a.remote_id: a for a in hook.list_account_assets()}[file_id]
+    assert before.checksum_sha1 == sha1
+
+    assert _drift(sandbox, platform="delta_projects", remote_id=file_id, action="content").status_code == 200
+    fresh = hook_class("delta_projects")("delta_projects_default")  # knows no expected checksum
+    after = {a.remote_id: a for a in fresh.list_account_assets()}[file_id]
+    assert after.checksum_sha1 and after.checksum_sha1 != sha1
+    assert after.status.state == "ready"  # the file is fine to Delta: only the checksum tells
+
+
+def test_drift_refuses_what_it_cannot_do(creative_sandbox_env) -> None:
+    sandbox = creative_sandbox_env
+    unknown_platform = _drift(sandbox, platform="nowhere", remote_id="1", action="delete")
+    assert unknown_platform.status_code == 400 and "unknown platform" in unknown_platform.json()["detail"]
+    unknown_asset = _drift(sandbox, platform="topsort", remote_id="no-such-id", action="delete")
+    assert unknown_asset.status_code == 404 and "no-such-id" in unknown_asset.json()["detail"]
+    sandbox.state.store("topsort").setdefault("assets", {})["a1"] = {"id": "a1", "status": "approved"}
+    no_checksum = _drift(sandbox, platform="topsort", remote_id="a1", action="content")
+    assert no_checksum.status_code == 400 and "checksum" in no_checksum.json()["detail"]
+    bad_action = _drift(sandbox, platform="topsort", remote_id="a1", action="explode")
+    assert bad_action.status_code == 400 and "unknown drift action" in bad_action.json()["detail"]
+    no_state = _drift(sandbox, platform="topsort", remote_id="a1", action="state")
+    assert no_state.status_code == 400
+    assert sandbox.state.store("topsort")["assets"]["a1"]["status"] == "approved"

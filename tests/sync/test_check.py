@@ -1,0 +1,115 @@
+"""``sync.check.compare``: the ledger x a platform's listing -> drift (pure, no I/O)."""
+
+from __future__ import annotations
+
+from airflow_creative_provider.hooks.base import AssetStatus, ListedAsset
+from airflow_creative_provider.sync.check import build_check_report, compare, format_check_table
+from airflow_creative_provider.sync.ledger import AssetRecord
+
+SOURCE = "/data/creatives"
+SHA_A, SHA_B, SHA_C = "a" * 64, "b" * 64, "c" * 64
+
+
+def _record(sha: str, remote_id: str, state: str = "ready", **kw) -> AssetRecord:
+    return AssetRecord(
+        sha256=sha,
+        platform="p",
+        account="acc",
+        state=state,
+        remote_id=remote_id,
+        source=kw.pop("source", SOURCE),
+        file_key=kw.pop("file_key", f"{sha[:1]}.png"),
+        **kw,
+    )
+
+
+def _listed(remote_id: str, state: str = "ready", **kw) -> ListedAsset:
+    return ListedAsset(remote_id, AssetStatus(remote_id, state, raw_state=kw.pop("raw", state.upper())), **kw)
+
+
+def _compare(records, listed, sha1=None, names=None):
+    return compare("p", "acc", records, listed, source=SOURCE, sha1_by_sha256=sha1 or {}, names_by_sha1=names or {})
+
+
+def test_missing_and_settled_state_change_are_drift_progress_is_not() -> None:
+    records = [
+        _record(SHA_A, "1"),
+        _record(SHA_B, "2"),
+        _record(SHA_C, "3", state="pending"),
+    ]
+    drift, moved, counts = _compare(records, [_listed("2", "rejected", raw="ARCHIVED"), _listed("3", "ready")])
+    assert [(d.kind, d.remote_id) for d in drift] == [("missing", "1"), ("state_changed", "2")]
+    assert drift[1].detail == "was ready, now rejected (ARCHIVED on p)" and drift[1].recorded_state == "ready"
+    assert [r.remote_id for r, _ in moved] == ["2", "3"]  # both stored; only the settled one reported
+    assert counts["checked"] == 3 and counts["ok"] == 1 and counts["updated"] == 1
+
+
+def test_only_this_sources_sent_records_are_checked() -> None:
+    records = [
+        _record(SHA_A, "1", source="/other"),  # another source's asset on the same account
+        _record(SHA_B, "2", state="archived"),  # we archived it: absence is expected
+        _record(SHA_C, None, state="failed"),  # never created
+    ]
+    drift, _, counts = _compare(records, [])
+    assert drift == [] and counts["checked"] == 0
+
+
+def test_amazon_versions_a_newer_version_is_not_a_state_change() -> None:
+    old = _record(SHA_A, "asset-1", version="version_v1")
+    drift, moved, _ = _compare([old], [_listed("asset-1", "processing", version="version_v2")])
+    assert drift == [] and moved == []
+
+
+def test_content_differs_by_checksum() -> None:
+    drift, _, counts = _compare(
+        [_record(SHA_A, "f1")], [_listed("f1", checksum_sha1="99" * 20)], sha1={SHA_A: "AB" * 20}
+    )
+    assert [d.kind for d in drift] == ["content_differs"] and counts["ok"] == 0
+    assert "abab" in drift[0].detail  # shown lower-case
+    same, _, _ = _compare([_record(SHA_A, "f1")], [_listed("f1", checksum_sha1="ab" * 20)], sha1={SHA_A: "AB" * 20})
+    assert same == []
+
+
+def test_unknown_assets_carrying_our_marks() -> None:
+    records = [_record(SHA_A, "1")]
+    listed = [
+        _listed("1", content_mark=SHA_A),
+        _listed("2", content_mark=SHA_B),  # full sha256 mark, unknown id
+        _listed("3", content_mark=SHA_A[:32]),  # a prefix mark of a known content: a duplicate
+        _listed("4"),  # no mark: not ours
+        _listed("5", checksum_sha1="d" * 40, name="banner.png"),  # Delta: name + SHA-1 of a source file
+        _listed("6", checksum_sha1="d" * 40, name="other.png"),  # same bytes, another name: not ours
+    ]
+    drift, _, counts = _compare(records, listed, names={"d" * 40: [(SHA_C, "x/banner.png")]})
+    unknown = {d.remote_id: d for d in drift if d.kind == "unknown"}
+    assert set(unknown) == {"2", "3", "5"}
+    assert unknown["3"].sha256 == SHA_A and "another id" in unknown["3"].detail
+    assert unknown["5"].sha256 == SHA_C and unknown["5"].file_key == "x/banner.png"
+    assert counts["unknown"] == 3 and counts["listed"] == 6
+
+
+def test_report_counts_errors_and_next_step() -> None:
+    results = [
+        {
+            "platform": "topsort",
+            "counts": {"checked": 2, "ok": 1, "missing": 1},
+            "differences": [{"platform": "topsort", "kind": "missing", "remote_id": "1", "detail": "gone"}],
+            "differences_total": 1,
+        },
+        {"platform": "delta_projects", "error": "delta_projects could not be listed: 401"},
+    ]
+    params = {"source": SOURCE, "platforms": ["topsort", "delta_projects", "mediamath"]}
+    report = build_check_report("r1", params, results)
+    assert report["drift"]["missing"] == 1 and report["repaired"] == 0
+    assert "repair=true" in report["next_step"]
+    assert set(report["errors"]) == {"delta_projects", "mediamath"}  # mediamath's task never reported
+    table = format_check_table(report)
+    assert "topsort missing: 1 (1): gone" in table and "delta_projects: ERROR" in table
+
+
+def test_an_unchanged_not_submitted_approval_is_no_drift() -> None:
+    record = _record(SHA_A, "7", state="not_submitted", raw_state="N/A")
+    drift, moved, counts = _compare([record], [_listed("7", "pending", raw="N/A")])
+    assert drift == [] and moved == [] and counts["ok"] == 1
+    drift, _, _ = _compare([record], [_listed("7", "rejected", raw="REJECTED")])
+    assert [d.kind for d in drift] == ["state_changed"]
