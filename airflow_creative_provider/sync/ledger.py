@@ -1,6 +1,7 @@
 """The ledger: a durable record of what was sent where (SQLAlchemy 2, any SQL database).
 
-Tables (created on first use):
+Tables (created and migrated on first use, see ``sync/migrations``; a ledger written by a newer
+provider is refused with ``LedgerSchemaError``):
 
 * ``creative_assets``: one row per (content sha256, platform, account): remote id, version,
   state, reason, attempts, file key and name, source, timestamps and the last run. Before a
@@ -255,10 +256,9 @@ def _engine_for(url: str) -> Engine:
                     cursor.close()
             else:
                 engine = create_engine(url, pool_pre_ping=True)
-            metadata.create_all(engine, checkfirst=True)
-            for table in metadata.sorted_tables:  # indexes added since a table was created
-                for index in table.indexes:
-                    index.create(engine, checkfirst=True)
+            from airflow_creative_provider.sync.migrations import migrate
+
+            migrate(engine, engine.url.render_as_string(hide_password=True))  # schema at head, or refused
             _ENGINES[url] = engine
         return engine
 
