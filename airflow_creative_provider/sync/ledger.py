@@ -15,6 +15,8 @@ provider is refused with ``LedgerSchemaError``):
   unchanged folder is never read again.
 * ``creative_runs``: one row per run (params, counts per platform, bytes sent, plan rows; a
   run without work refers to a saved plan, ``{"plan": fingerprint}``, instead).
+* ``creative_rate_budgets``: one row per platform account, the call budget shared by every
+  thread, task process and worker (``hooks.base.RateLimiter``).
 * ``creative_saved_plans``: plans that found no work, by fingerprint (a digest of the plan's
   inputs, the listing's keys, sizes and mtimes, and the ledger's marks), so an unchanged
   rerun reuses one instead of planning again; the newest few per source and inputs are kept.
@@ -166,6 +168,17 @@ plans_table = Table(
     Column("rows", JSON, nullable=False),
     Column("stored_at", Float, nullable=False),
     Index("ix_creative_saved_plans_inputs", "source", "inputs", "stored_at"),
+)
+
+
+#: one row per platform account: the rate budget every caller shares (``hooks.base.RateLimiter``).
+rate_budgets_table = Table(
+    "creative_rate_budgets",
+    metadata,
+    Column("budget", String(512), primary_key=True),
+    Column("next_at", Float, nullable=False),  # wall-clock time of the next free call slot
+    Column("paused_until", Float, nullable=False, default=0.0),  # the last 429's Retry-After
+    Column("pauses", Integer, nullable=False, default=0),  # bumped by every pause
 )
 
 
