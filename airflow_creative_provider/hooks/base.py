@@ -113,7 +113,7 @@ def mask_secret(value: str) -> None:
 class RateLimiter:
     """The call budget of one platform account, shared by every thread, task process and worker.
 
-    Calls are spaced evenly, ``period / calls`` apart plus ``margin`` (4 %) so that network
+    Calls are spaced evenly, ``period / calls`` apart plus ``margin`` (2 %) so that network
     jitter never packs more than ``calls`` into any ``period`` at the platform: a GCRA without
     burst. A 429 with ``Retry-After`` (``pause``) moves the budget's next slot past the pause,
     so every caller of the account waits, and a caller already asleep on an earlier slot
@@ -135,7 +135,7 @@ class RateLimiter:
     :param url: the database; ``ledger.default_url()`` when omitted.
     """
 
-    margin: ClassVar[float] = 0.04
+    margin: ClassVar[float] = 0.02
 
     def __init__(self, calls: int | None, period: float, *, budget: str | None = None, url: str | None = None) -> None:
         import uuid
@@ -202,6 +202,18 @@ class RateLimiter:
         except SQLAlchemyError:
             return -1
 
+    @property
+    def late_after(self) -> float:
+        """A caller that wakes this much after its slot takes a new one: sent that late, its call
+        would crowd the next ``calls`` into one ``period`` (a call is never early, so the
+        margin's slack is what lateness may use)."""
+        return max(0.005, self.period * self.margin)
+
+    def _still_valid(self, slot: float, pauses: int) -> bool:
+        if time.time() - slot > self.late_after:
+            return False  # woke too late (a loaded machine): the slot is lost, take another
+        return pauses < 0 or self._pauses() == pauses  # no 429 came in while we slept
+
     def acquire(self) -> None:
         """Wait for a slot of the shared budget."""
         while True:
@@ -210,18 +222,18 @@ class RateLimiter:
             if delay <= 0:
                 return
             time.sleep(delay)
-            if pauses < 0 or self._pauses() == pauses:  # no 429 came in while we slept
+            if self._still_valid(slot, pauses):
                 return
 
     async def aacquire(self) -> None:
-        """``acquire`` for asyncio (the database call runs in a thread)."""
+        """``acquire`` for asyncio (the database calls run in a thread)."""
         while True:
             slot, pauses = await asyncio.to_thread(self._reserve)
             delay = slot - time.time()
             if delay <= 0:
                 return
             await asyncio.sleep(delay)
-            if pauses < 0 or await asyncio.to_thread(self._pauses) == pauses:
+            if await asyncio.to_thread(self._still_valid, slot, pauses):
                 return
 
     def pause(self, seconds: float) -> None:
