@@ -34,11 +34,11 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 import uuid
 from pathlib import Path
 from typing import Any
+
+import requests
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples" / "creatives"
@@ -101,6 +101,7 @@ def cluster_environment(
     source: Path,
     connections: dict[str, str],
     queue: str,
+    dags_folder: Path = REPO / "dags",
 ) -> dict[str, str]:
     """The environment every Airflow component of the cluster shares."""
     from sqlalchemy.engine import make_url
@@ -130,7 +131,7 @@ def cluster_environment(
             **connections,
             # -- this machine only: paths, ports, a light footprint on a shared machine
             "AIRFLOW_HOME": str(home),
-            "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder),
             "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{UI_USER}:admin",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
@@ -144,6 +145,10 @@ def cluster_environment(
             "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT": str(free_port()),
             "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
             "AIRFLOW__CORE__HOSTNAME_CALLABLE": "creative_cluster_hostname.hostname",
+            # a dead worker's tasks are found within a minute and retried 10 s later (defaults: 5 min each)
+            "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_SEC": "5",
+            "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "45",
+            "AIRFLOW__CORE__DEFAULT_TASK_RETRY_DELAY": "10",
             "PYTHONPATH": str(home),
             "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
         }
@@ -189,13 +194,10 @@ class Sandbox:
             raise RuntimeError(f"the sandbox did not start; see {log}")
 
     def control(self, method: str, path: str, body: Any = None, **query: Any) -> Any:
-        from urllib.parse import urlencode
-
-        url = f"{self.url}/_sandbox/{path}" + (f"?{urlencode(query)}" if query else "")
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return json.loads(response.read() or b"null")
+        """One call of the sandbox's control API (faults, journal, processing, clock...)."""
+        response = requests.request(method, f"{self.url}/_sandbox/{path}", json=body, params=query, timeout=60)
+        response.raise_for_status()
+        return response.json()
 
     def journal(self, platform: str | None = None) -> list[dict[str, Any]]:
         return self.control("GET", "journal", **({"platform": platform} if platform else {}))
@@ -236,6 +238,8 @@ class Cluster:
     :param redis_url: the Redis broker.
     :param db_prefix: prefix of the two database names.
     :param api_port: the UI/API port (a free one when omitted).
+    :param poll_seconds: seconds between the sync's status polls (``CREATIVE_SYNC_POLL_SECONDS``).
+    :param dags_folder: this repository's ``dags`` by default.
     """
 
     def __init__(
@@ -247,6 +251,7 @@ class Cluster:
         db_prefix: str = "creative_cluster_",
         api_port: int | None = None,
         poll_seconds: float = 2.0,
+        dags_folder: Path = REPO / "dags",
     ) -> None:
         from sqlalchemy.engine import make_url
 
@@ -257,14 +262,13 @@ class Cluster:
         self.server = make_url(postgres_url)
         self.redis_url = redis_url
         tag = uuid.uuid4().hex[:8]
-        self.metadata_url = self.server.set(database=f"{db_prefix}airflow_{tag}").render_as_string(
-            hide_password=False
-        )
+        self.metadata_url = self.server.set(database=f"{db_prefix}airflow_{tag}").render_as_string(hide_password=False)
         self.ledger_url = self.server.set(database=f"{db_prefix}ledger_{tag}").render_as_string(hide_password=False)
         self.queue = f"creative-cluster-{tag}"
         self.api_port = api_port or free_port()
         self.api_url = f"http://127.0.0.1:{self.api_port}"
         self.poll_seconds = poll_seconds
+        self.dags_folder = dags_folder
         self.processes: dict[str, subprocess.Popen[Any]] = {}
         self.sandbox: Sandbox | None = None
         self.env: dict[str, str] = {}
@@ -294,6 +298,7 @@ class Cluster:
                 source=self.source,
                 connections=self.sandbox.connections,
                 queue=self.queue,
+                dags_folder=self.dags_folder,
             ),
             "CREATIVE_SYNC_POLL_SECONDS": str(self.poll_seconds),
         }
@@ -388,37 +393,39 @@ class Cluster:
                 )
                 if ok and "creative_sync" in dag_ids:
                     return
-            except (OSError, urllib.error.URLError, ValueError):
+            except (requests.RequestException, ValueError):
                 pass
             if time.monotonic() > deadline:
                 raise TimeoutError(f"the cluster did not become healthy in {timeout:.0f} s; see {self.logs}")
             time.sleep(2)
 
+    def wait_dag(self, dag_id: str, timeout: float = 300) -> None:
+        """Until the dag-processor has parsed ``dag_id``."""
+        deadline = time.monotonic() + timeout
+        while dag_id not in {d["dag_id"] for d in self.api("GET", "/api/v2/dags", limit=100)["dags"]}:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{dag_id} was not parsed in {timeout:.0f} s; see {self.logs}")
+            time.sleep(2)
+
     # ----------------------------------------------------------------- REST API
     def token(self) -> str:
+        """A JWT for the UI's user, as the UI's login gets it."""
         if self._token is None:
-            request = urllib.request.Request(
-                f"{self.api_url}/auth/token",
-                data=json.dumps({"username": UI_USER, "password": UI_PASSWORD}).encode(),
-                method="POST",
-                headers={"Content-Type": "application/json"},
+            response = requests.post(
+                f"{self.api_url}/auth/token", json={"username": UI_USER, "password": UI_PASSWORD}, timeout=30
             )
-            with urllib.request.urlopen(request, timeout=30) as response:
-                self._token = json.loads(response.read())["access_token"]
+            response.raise_for_status()
+            self._token = response.json()["access_token"]
         return self._token
 
     def api(self, method: str, path: str, body: Any = None, **query: Any) -> Any:
         """One call of Airflow's REST API (v2) as the UI's user."""
-        from urllib.parse import urlencode
-
-        url = f"{self.api_url}{path}" + (f"?{urlencode(query, doseq=True)}" if query else "")
-        headers = {"Content-Type": "application/json"}
-        if not path.startswith("/api/v2/monitor"):
-            headers["Authorization"] = f"Bearer {self.token()}"
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(url, data=data, method=method, headers=headers)
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return json.loads(response.read() or b"null")
+        headers = {} if path.startswith("/api/v2/monitor") else {"Authorization": f"Bearer {self.token()}"}
+        response = requests.request(
+            method, f"{self.api_url}{path}", json=body, params=query, headers=headers, timeout=60
+        )
+        response.raise_for_status()
+        return response.json()
 
     def unpause(self, dag_id: str) -> None:
         self.api("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
@@ -478,7 +485,7 @@ def main(argv: list[str] | None = None) -> int:
         cluster.start()
         say("")
         say(f"Airflow UI:   {cluster.api_url}   login {UI_USER} / {UI_PASSWORD}")
-        say(f"DAG:          creative_sync (paused at creation: unpause it, or trigger it from its form)")
+        say("DAG:          creative_sync (paused at creation: unpause it, or trigger it from its form)")
         say(f"source:       {cluster.source}")
         assert cluster.sandbox is not None
         say(f"sandbox:      {cluster.sandbox.url}/_sandbox/docs")
