@@ -193,9 +193,9 @@ class Sandbox:
         if not self.url:
             raise RuntimeError(f"the sandbox did not start; see {log}")
 
-    def control(self, method: str, path: str, body: Any = None, **query: Any) -> Any:
+    def control(self, verb: str, endpoint: str, body: Any = None, **query: Any) -> Any:
         """One call of the sandbox's control API (faults, journal, processing, clock...)."""
-        response = requests.request(method, f"{self.url}/_sandbox/{path}", json=body, params=query, timeout=60)
+        response = requests.request(verb, f"{self.url}/_sandbox/{endpoint}", json=body, params=query, timeout=60)
         response.raise_for_status()
         return response.json()
 
@@ -336,17 +336,39 @@ class Cluster:
         )
 
     def stop_component(self, name: str, *, kill: bool = False) -> None:
-        """Stop one component (SIGTERM, as an orderly shutdown) or kill it and its children (SIGKILL)."""
+        """Stop one component (SIGTERM, an orderly shutdown), or kill it as its machine dies:
+        SIGKILL to it and every process below it, task processes included (Airflow's supervisor
+        puts each task in a process group of its own, so killing the group is not enough)."""
         process = self.processes.pop(name)
-        if kill:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-        else:
+        if not kill:
             _stop_group(process, timeout=60)
+            return
+        import psutil
+
+        tree = [psutil.Process(process.pid)]
+        tree += tree[0].children(recursive=True)
+        for member in tree:
+            try:
+                member.kill()
+            except psutil.NoSuchProcess:
+                pass
+        psutil.wait_procs(tree, timeout=30)
+        process.wait()
 
     def stop(self, *, keep: bool = False) -> None:
+        for process in self.processes.values():  # all at once: each may take seconds to shut down
+            try:
+                os.killpg(process.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + 30
         for name in list(self.processes):
-            self.stop_component(name)
+            process = self.processes.pop(name)
+            try:
+                process.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass
+            _stop_group(process, timeout=1)
         if self.sandbox is not None:
             self.sandbox.stop()
             self.sandbox = None

@@ -21,13 +21,11 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 
-SECOND_DAG = '''"""creative_sync_second: the creative_sync DAG under a second dag_id (the same engine), for the
-cluster tests of overlapping runs of two DAGs on one folder and ledger (airflow DAG)."""
-from pathlib import Path
 
-_source = (Path(__file__).parent / "creative_sync.py").read_text()
-exec(compile(_source.replace('dag_id="creative_sync"', 'dag_id="creative_sync_second"'), __file__, "exec"))
-'''
+def second_dag(source: str) -> str:
+    """creative_sync's file under a second dag_id: another DAG on the same engine."""
+    assert source.count('dag_id="creative_sync"') == 1
+    return source.replace('dag_id="creative_sync"', 'dag_id="creative_sync_second"')
 
 
 def load_cluster_module() -> Any:
@@ -49,7 +47,7 @@ def cluster(postgres_server: str, redis_server: str, tmp_path_factory: pytest.Te
     dags.mkdir()
     for dag_file in (REPO / "dags").glob("*.py"):
         shutil.copy(dag_file, dags / dag_file.name)
-    (dags / "creative_sync_second.py").write_text(SECOND_DAG)
+    (dags / "creative_sync_second.py").write_text(second_dag((REPO / "dags" / "creative_sync.py").read_text()))
     (work / "creatives").mkdir()  # the default source: empty
     cluster = module.Cluster(
         work,

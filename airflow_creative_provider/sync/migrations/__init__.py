@@ -113,7 +113,7 @@ def _upgrade(conn: Connection, head: str, safe_url: str) -> None:
         _complete_legacy(conn)
         log.info("Ledger at %s predates migrations: stamped as revision %s", safe_url, BASELINE)
         command.stamp(config, BASELINE)
-    log.info("Upgrading the ledger at %s from revision %s to %s", safe_url, current or BASELINE, head)
+    log.info("Upgrading the ledger at %s from revision %s to %s", safe_url, current_revision(conn) or "(empty)", head)
     command.upgrade(config, head)
 
 
