@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -47,3 +48,48 @@ def airflow_db(airflow_home: Path) -> Path:
         )
         marker.touch()
     return airflow_home / "airflow.db"
+
+
+# -- real services: PostgreSQL and Redis (see tests/support/services.py) ---------------------
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> str:
+    """The PostgreSQL server's maintenance URL; fails (never skips) when it does not answer."""
+    from tests.support import services
+
+    services.check_postgres()
+    return services.postgres_admin_url().render_as_string(hide_password=False)
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh PostgreSQL database for this test (SQLAlchemy URL), dropped after it."""
+    from tests.support import services
+
+    with services.fresh_database(request.node.name[:20].strip("_")) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> str:
+    """The Redis server's URL; fails (never skips) when it does not answer."""
+    from tests.support import services
+
+    services.check_redis()
+    return services.redis_url()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty ledger database: SQLite in tmp_path, then a fresh PostgreSQL database."""
+    from airflow_creative_provider.sync import ledger
+
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    yield url
+    engine = ledger._ENGINES.pop(url, None)
+    if engine is not None:
+        engine.dispose()

@@ -28,7 +28,6 @@ import logging
 import re
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property, wraps
@@ -66,6 +65,7 @@ if TYPE_CHECKING:
 
 _T = TypeVar("_T")
 _U = TypeVar("_U")
+log = logging.getLogger(__name__)
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 _URL_QUERY = re.compile(r"(https?://[^\s?#\"'<>]+)\?[^\s#\"'<>]*")
@@ -114,42 +114,157 @@ def mask_secret(value: str) -> None:
 
 
 class RateLimiter:
-    """At most ``calls`` per ``period`` seconds, shared by every hook of one platform account.
+    """The call budget of one platform account, shared by every thread, task process and worker.
 
-    A sliding window: thread-safe for the sync client and usable from asyncio.
+    Calls are spaced evenly, ``period / calls`` apart plus ``margin`` (2 %) so that network
+    jitter never packs more than ``calls`` into any ``period`` at the platform: a GCRA without
+    burst. A 429 with ``Retry-After`` (``pause``) moves the budget's next slot past the pause,
+    so every caller of the account waits, and a caller already asleep on an earlier slot
+    takes a new one. With ``calls=None`` the budget only carries pauses (platforms that
+    document no limit but answer 429).
+
+    Where it lives: one row of the ledger's database (table ``creative_rate_budgets``, the
+    ``creative_ledger`` connection, else SQLite in ``AIRFLOW_HOME``). Every process that calls
+    a platform (Celery, Kubernetes or local workers, the triggerer) must reach the ledger
+    anyway, on every executor and on SQLite as on PostgreSQL; Redis exists only beside the
+    CeleryExecutor, and Airflow pools count running tasks, not calls. Each call costs one
+    atomic ``UPDATE ... RETURNING`` (row-locked on PostgreSQL, the write lock on SQLite);
+    clocks are wall clocks, so workers on several hosts need NTP. Should the database not
+    answer, the budget falls back to this process alone (with a warning) rather than stop.
+
+    :param calls: calls per ``period``; None for pauses only.
+    :param period: seconds.
+    :param budget: the account's key (``platform account base-url``); a private one when omitted.
+    :param url: the database; ``ledger.default_url()`` when omitted.
     """
 
-    def __init__(self, calls: int, period: float) -> None:
+    margin: ClassVar[float] = 0.02
+
+    def __init__(self, calls: int | None, period: float, *, budget: str | None = None, url: str | None = None) -> None:
+        import uuid
+
         self.calls = calls
         self.period = period
-        self._stamps: deque[float] = deque()
+        self.interval = period / calls * (1 + self.margin) if calls else 0.0
+        self.budget = budget or f"private {uuid.uuid4().hex}"
+        self._url = url
+        self._engine: Any = None
         self._lock = threading.Lock()
+        self._local_next = 0.0  # fallback when the database does not answer
 
-    def _reserve(self) -> float:
-        """Take a slot, return how long to wait before using it."""
+    @property
+    def engine(self) -> Any:
+        if self._engine is None:
+            from airflow_creative_provider.sync.ledger import _engine_for, default_url
+
+            self._engine = _engine_for(self._url or default_url())
+        return self._engine
+
+    def _reserve(self) -> tuple[float, int]:
+        """Take the next slot: (wall-clock time it starts, the budget's pause count)."""
+        from sqlalchemy import case, insert, update
+        from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+        from airflow_creative_provider.sync.ledger import rate_budgets_table as table
+
+        now = time.time()
+        take = (
+            update(table)
+            .where(table.c.budget == self.budget)
+            .values(next_at=case((table.c.next_at > now, table.c.next_at), else_=now) + self.interval)
+            .returning(table.c.next_at, table.c.pauses)
+        )
+        try:
+            for _ in range(3):
+                with self.engine.begin() as conn:
+                    row = conn.execute(take).one_or_none()
+                if row is not None:
+                    return row[0] - self.interval, row[1]
+                try:
+                    with self.engine.begin() as conn:
+                        conn.execute(insert(table).values(budget=self.budget, next_at=now, paused_until=0.0, pauses=0))
+                except IntegrityError:
+                    pass  # another caller created it first
+        except SQLAlchemyError as exc:
+            log.warning("Rate budget %s: its database does not answer (%s); pacing this process only", self.budget,
+                        type(exc).__name__)  # fmt: skip
         with self._lock:
-            now = time.monotonic()
-            while self._stamps and now - self._stamps[0] >= self.period:
-                self._stamps.popleft()
-            if len(self._stamps) < self.calls:
-                self._stamps.append(now)
-                return 0.0
-            start = self._stamps[-self.calls] + self.period
-            self._stamps.append(start)
-            return max(0.0, start - now)
+            slot = max(now, self._local_next)
+            self._local_next = slot + self.interval
+            return slot, -1
+
+    def _pauses(self) -> int:
+        from sqlalchemy import select
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from airflow_creative_provider.sync.ledger import rate_budgets_table as table
+
+        try:
+            with self.engine.begin() as conn:
+                return conn.execute(select(table.c.pauses).where(table.c.budget == self.budget)).scalar() or 0
+        except SQLAlchemyError:
+            return -1
+
+    @property
+    def late_after(self) -> float:
+        """A caller that wakes this much after its slot takes a new one: sent that late, its call
+        would crowd the next ``calls`` into one ``period`` (a call is never early, so the
+        margin's slack is what lateness may use)."""
+        return max(0.005, self.period * self.margin)
+
+    def _still_valid(self, slot: float, pauses: int) -> bool:
+        if time.time() - slot > self.late_after:
+            return False  # woke too late (a loaded machine): the slot is lost, take another
+        return pauses < 0 or self._pauses() == pauses  # no 429 came in while we slept
 
     def acquire(self) -> None:
-        delay = self._reserve()
-        if delay:
+        """Wait for a slot of the shared budget."""
+        while True:
+            slot, pauses = self._reserve()
+            delay = slot - time.time()
+            if delay <= 0:
+                return
             time.sleep(delay)
+            if self._still_valid(slot, pauses):
+                return
 
     async def aacquire(self) -> None:
-        delay = self._reserve()
-        if delay:
+        """``acquire`` for asyncio (the database calls run in a thread)."""
+        while True:
+            slot, pauses = await asyncio.to_thread(self._reserve)
+            delay = slot - time.time()
+            if delay <= 0:
+                return
             await asyncio.sleep(delay)
+            if await asyncio.to_thread(self._still_valid, slot, pauses):
+                return
+
+    def pause(self, seconds: float) -> None:
+        """The platform answered 429 with ``Retry-After``: no caller of this budget calls for ``seconds``."""
+        from sqlalchemy import case, update
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from airflow_creative_provider.sync.ledger import rate_budgets_table as table
+
+        until = time.time() + seconds
+        self._reserve()  # makes sure the row exists
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    update(table)
+                    .where(table.c.budget == self.budget)
+                    .values(
+                        next_at=case((table.c.next_at > until, table.c.next_at), else_=until),
+                        paused_until=case((table.c.paused_until > until, table.c.paused_until), else_=until),
+                        pauses=table.c.pauses + 1,
+                    )
+                )
+        except SQLAlchemyError:
+            with self._lock:
+                self._local_next = max(self._local_next, until)
 
 
-_LIMITERS: dict[tuple[str, str, tuple[int, float]], RateLimiter] = {}
+_LIMITERS: dict[tuple[str, str], RateLimiter] = {}
 _LIMITERS_LOCK = threading.Lock()
 
 
@@ -558,7 +673,7 @@ class CreativePlatformHook(BaseHook):
         """(calls, seconds) this connection may make: the extra ``max_calls_per_second`` when
         set (an account's own quota), else the platform's ``rate_limit``.
 
-        The budget is per task process: batches of one platform running at once each have it.
+        The budget is shared by every caller of the account (``limiter``).
         """
         raw = self.extras.get("max_calls_per_second")
         if raw in (None, ""):
@@ -577,14 +692,22 @@ class CreativePlatformHook(BaseHook):
 
     @property
     def limiter(self) -> RateLimiter | None:
+        """The account's rate budget, shared by every caller (see ``RateLimiter``); None without a limit."""
         limit = self.call_limit
         if limit is None:
             return None
-        key = (self.platform, self.base_url, limit)
+        calls, period = limit
+        key = (self.platform, f"{self.platform} {self.account} {self.base_url} {calls}/{period:g}s")
         with _LIMITERS_LOCK:
             if key not in _LIMITERS:
-                _LIMITERS[key] = RateLimiter(*limit)
+                _LIMITERS[key] = RateLimiter(calls, period, budget=key[1])
             return _LIMITERS[key]
+
+    def _pause_budget(self, exc: PlatformRateLimited) -> None:
+        """A 429 with Retry-After pauses every caller of the account, not only this thread."""
+        limiter = self.limiter
+        if limiter is not None and exc.retry_after:
+            limiter.pause(min(float(exc.retry_after), self.max_retry_after))
 
     def _retrying_kwargs(self) -> dict[str, Any]:
         return {
@@ -667,7 +790,11 @@ class CreativePlatformHook(BaseHook):
             self.refresh_auth()
             return self._send_once(call, refreshed=True)
         response = Response(raw.status_code, raw.headers, content, raw.url)
-        self.check_response(call, response)
+        try:
+            self.check_response(call, response)
+        except PlatformRateLimited as exc:
+            self._pause_budget(exc)
+            raise
         return response
 
     def _transport_error(self, call: ApiCall, exc: BaseException) -> PlatformUnavailable:
@@ -730,7 +857,11 @@ class CreativePlatformHook(BaseHook):
             await asyncio.to_thread(self.refresh_auth)
             return await self._asend_once(call, client, refreshed=True)
         response = Response(raw.status_code, raw.headers, raw.content, str(raw.url))
-        self.check_response(call, response)
+        try:
+            self.check_response(call, response)
+        except PlatformRateLimited as exc:
+            await asyncio.to_thread(self._pause_budget, exc)
+            raise
         return response
 
     # ----------------------------------------------------------------- errors

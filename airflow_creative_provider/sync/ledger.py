@@ -1,6 +1,7 @@
 """The ledger: a durable record of what was sent where (SQLAlchemy 2, any SQL database).
 
-Tables (created on first use):
+Tables (created and migrated on first use, see ``sync/migrations``; a ledger written by a newer
+provider is refused with ``LedgerSchemaError``):
 
 * ``creative_assets``: one row per (content sha256, platform, account): remote id, version,
   state, reason, attempts, file key and name, source, timestamps and the last run. Before a
@@ -19,6 +20,8 @@ Tables (created on first use):
   unchanged folder is never read again.
 * ``creative_runs``: one row per run (params, counts per platform, bytes sent, plan rows; a
   run without work refers to a saved plan, ``{"plan": fingerprint}``, instead).
+* ``creative_rate_budgets``: one row per platform account, the call budget shared by every
+  thread, task process and worker (``hooks.base.RateLimiter``).
 * ``creative_saved_plans``: plans that found no work, by fingerprint (a digest of the plan's
   inputs, the listing's keys, sizes and mtimes, and the ledger's marks), so an unchanged
   rerun reuses one instead of planning again; the newest few per source and inputs are kept.
@@ -248,6 +251,17 @@ run_items_table = Table(
 )
 
 
+#: one row per platform account: the rate budget every caller shares (``hooks.base.RateLimiter``).
+rate_budgets_table = Table(
+    "creative_rate_budgets",
+    metadata,
+    Column("budget", String(512), primary_key=True),
+    Column("next_at", Float, nullable=False),  # wall-clock time of the next free call slot
+    Column("paused_until", Float, nullable=False, default=0.0),  # the last 429's Retry-After
+    Column("pauses", Integer, nullable=False, default=0),  # bumped by every pause
+)
+
+
 @dataclass(frozen=True)
 class AssetRecord:
     """One ledger row: what one content became on one platform account."""
@@ -338,10 +352,9 @@ def _engine_for(url: str) -> Engine:
                     cursor.close()
             else:
                 engine = create_engine(url, pool_pre_ping=True)
-            metadata.create_all(engine, checkfirst=True)
-            for table in metadata.sorted_tables:  # indexes added since a table was created
-                for index in table.indexes:
-                    index.create(engine, checkfirst=True)
+            from airflow_creative_provider.sync.migrations import migrate
+
+            migrate(engine, engine.url.render_as_string(hide_password=True))  # schema at head, or refused
             _ENGINES[url] = engine
         return engine
 

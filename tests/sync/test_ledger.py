@@ -1,11 +1,14 @@
-"""The ledger on a temporary SQLite: records, intent, claims (incl. a race), file index, runs."""
+"""The ledger on SQLite and PostgreSQL: records, intent, claims (races across threads and
+processes), file index, runs."""
 
 from __future__ import annotations
 
 import json
+import multiprocessing
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select, update
@@ -26,8 +29,8 @@ SHA = "a" * 64
 
 
 @pytest.fixture
-def ledger(tmp_path: Path) -> Ledger:
-    return Ledger(f"sqlite:///{tmp_path / 'ledger.db'}", stale_after=30)
+def ledger(ledger_url: str) -> Ledger:
+    return Ledger(ledger_url, stale_after=30)
 
 
 def intent(ledger: Ledger, run_id: str = "run-1", sha: str = SHA) -> None:
@@ -99,9 +102,9 @@ def test_claims_exclusive_same_run_and_stale_takeover(ledger: Ledger) -> None:
     assert ledger.claim(SHA, "topsort", "vendor-1", "scheduled")
 
 
-def test_claim_race_between_two_sessions(tmp_path: Path) -> None:
+def test_claim_race_between_two_sessions(ledger_url: str) -> None:
     """Two ledgers (two engines, as two worker processes would have) race for 40 claims."""
-    url = f"sqlite:///{tmp_path / 'race.db'}"
+    url = ledger_url
     first = Ledger(url)
     ledger_module._ENGINES.pop(url)  # force a second, independent engine and pool
     second = Ledger(url)
@@ -211,3 +214,58 @@ def test_a_poll_without_reason_keeps_the_warning_recorded_at_send(ledger: Ledger
         SHA, "topsort", "vendor-1", run_id="run-1", state="rejected", raw_state="rejected", reason="no"
     )
     assert ledger.get(SHA, "topsort", "vendor-1").reason == "no"
+
+
+def _claimer(url: str, run_id: str, shas: list[str], start: Any, created: Any) -> None:
+    """One worker process: claim every content, 'create' (record intent + remote id) what it won."""
+    for engine in ledger_module._ENGINES.values():  # the parent's pool is not this process's to use
+        engine.dispose(close=False)
+    ledger_module._ENGINES.clear()
+    ledger = Ledger(url, stale_after=30)
+    start.wait()
+    for sha in shas:
+        if ledger.claim(sha, "topsort", "v", run_id):
+            ledger.record_intent(
+                sha, "topsort", "v", run_id=run_id, source="/src", file_key=sha, file_name="a.png", size=1
+            )
+            ledger.record_sent(sha, "topsort", "v", run_id=run_id, remote_id=f"{run_id}/{sha}", state=PROCESSING)
+            created.put((run_id, sha))
+    created.put((run_id, None))
+
+
+def test_eight_processes_claiming_on_postgresql_never_both_create(postgres_url: str) -> None:
+    """8 worker processes race for 30 fresh contents and 10 whose claims went stale: each is created once."""
+    ledger = Ledger(postgres_url, stale_after=30)
+    fresh = [f"{i:064x}" for i in range(30)]
+    stale = [f"{i:064x}" for i in range(100, 110)]
+    for sha in stale:
+        assert ledger.claim(sha, "topsort", "v", "dead-run")
+    with ledger.begin() as conn:
+        conn.execute(update(claims_table).values(heartbeat_at=time.time() - 120))
+    context = multiprocessing.get_context("fork")
+    start = context.Barrier(8)
+    created = context.Queue()
+    processes = [
+        context.Process(target=_claimer, args=(postgres_url, f"run-{i}", fresh + stale, start, created))
+        for i in range(8)
+    ]
+    for process in processes:
+        process.start()
+    winners: dict[str, list[str]] = {}
+    finished = 0
+    while finished < 8:
+        run_id, sha = created.get(timeout=120)
+        if sha is None:
+            finished += 1
+        else:
+            winners.setdefault(sha, []).append(run_id)
+    for process in processes:
+        process.join(30)
+        assert process.exitcode == 0
+    assert sorted(winners) == sorted(fresh + stale)
+    assert {sha: runs for sha, runs in winners.items() if len(runs) > 1} == {}
+    assert len({runs[0] for runs in winners.values()}) > 1  # the race was real: several processes won some
+    for sha, (run_id,) in winners.items():
+        record = ledger.get(sha, "topsort", "v")
+        assert record is not None and record.attempts == 1 and record.remote_id == f"{run_id}/{sha}"
+        assert ledger.claim_holder(sha, "topsort", "v") == run_id

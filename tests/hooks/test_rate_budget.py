@@ -1,0 +1,81 @@
+"""One rate budget per platform account, shared by every thread and process, on SQLite and PostgreSQL.
+
+Slots are judged by the times the budget hands out (computed in the database, not measured),
+so the checks hold whatever the machine's load; elapsed times are only ever lower bounds.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+import time
+from typing import Any
+
+from airflow_creative_provider.hooks.base import RateLimiter
+from airflow_creative_provider.hooks.topsort import TopsortHook
+from airflow_creative_provider.sandbox.state import ProcessingSpeed
+from airflow_creative_provider.sync import ledger as ledger_module
+
+BUDGET = "topsort vendor-1 http://platform 45/2s"
+
+
+def _take_slots(url: str, count: int, start: Any, out: Any) -> None:
+    for engine in ledger_module._ENGINES.values():  # a worker process of its own
+        engine.dispose(close=False)
+    ledger_module._ENGINES.clear()
+    limiter = RateLimiter(45, 2.0, budget=BUDGET, url=url)
+    start.wait()
+    out.put([limiter._reserve()[0] for _ in range(count)])
+
+
+def test_four_processes_share_one_budget(ledger_url: str) -> None:
+    context = multiprocessing.get_context("fork")
+    start, out = context.Barrier(4), context.Queue()
+    processes = [context.Process(target=_take_slots, args=(ledger_url, 30, start, out)) for _ in range(4)]
+    for process in processes:
+        process.start()
+    slots = sorted(slot for _ in processes for slot in out.get(timeout=60))
+    for process in processes:
+        process.join(30)
+    interval = 2.0 / 45
+    assert len(slots) == 120
+    assert min(b - a for a, b in zip(slots, slots[1:], strict=False)) >= interval - 1e-6
+    # never more than 45 calls in any 2 s: the 46th slot after any slot is more than 2 s later
+    assert all(slots[i + 45] - slots[i] > 2.0 for i in range(len(slots) - 45))
+
+
+def test_a_pause_moves_every_caller_past_it(ledger_url: str) -> None:
+    one = RateLimiter(1, 1.0, budget=BUDGET, url=ledger_url)
+    other = RateLimiter(1, 1.0, budget=BUDGET, url=ledger_url)  # another worker's view of the budget
+    one.acquire()  # slot now; the next one is about 1 s later
+    woke: list[float] = []
+    sleeper = threading.Thread(target=lambda: (other.acquire(), woke.append(time.time())))
+    sleeper.start()
+    time.sleep(0.1)  # let it take the next slot (any later start only moves it further)
+    paused_at = time.time()
+    one.pause(2.5)
+    sleeper.join(20)
+    # the sleeper's slot (about 1 s) fell inside the pause: it took a new one after it
+    assert woke and woke[0] >= paused_at + 2.5
+    assert other._reserve()[0] >= paused_at + 2.5
+
+
+def test_429_with_retry_after_pauses_every_hook_of_the_account(creative_sandbox_env: Any) -> None:
+    sandbox = creative_sandbox_env
+    sandbox.state.speeds["topsort"] = ProcessingSpeed(polls=1, seconds=None)
+    sandbox.state.faults.add("status", platform="topsort", method="GET", status=429, retry_after=2)
+    first, second = TopsortHook(), TopsortHook()  # two threads or processes of one account
+    assert first.limiter is second.limiter or first.limiter.budget == second.limiter.budget
+    started = time.time()
+    first.list_assets(limit=1)  # 429 with Retry-After: 2, then the retry succeeds
+    slot, _ = second.limiter._reserve()
+    assert slot >= started + 2.0  # the other caller waits out the same pause
+    statuses = [e["status"] for e in sandbox.journal(platform="topsort") if e.get("kind") == "api"]
+    assert statuses == [429, 200]
+
+
+def test_database_down_falls_back_to_this_process(tmp_path: Any) -> None:
+    limiter = RateLimiter(10, 1.0, url=f"sqlite:///{tmp_path}/missing-dir/ledger.db")
+    first, _ = limiter._reserve()
+    second, pauses = limiter._reserve()
+    assert pauses == -1 and second - first >= 0.1
