@@ -45,6 +45,7 @@ from typing import Any
 import msgspec
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Column,
     Float,
     Index,
@@ -102,7 +103,7 @@ assets_table = Table(
     Column("source", Text),
     Column("file_key", Text),
     Column("file_name", String(1024)),
-    Column("size", Integer),
+    Column("size", BigInteger),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
     Column("sent_at", Float),
@@ -173,7 +174,7 @@ files_table = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("source", String(1024), nullable=False),
     Column("file_key", String(1024), nullable=False),
-    Column("size", Integer, nullable=False),
+    Column("size", BigInteger, nullable=False),
     Column("mtime", Float),
     Column("sha256", String(64)),
     Column("facts", JSON),
@@ -232,7 +233,7 @@ run_items_table = Table(
     Column("batch", Integer),
     Column("file_key", Text, nullable=False),
     Column("sha256", String(64)),
-    Column("size", Integer),
+    Column("size", BigInteger),
     Column("action", String(32), nullable=False),
     Column("change", String(16)),
     Column("resume", Integer, nullable=False, default=0),
@@ -246,7 +247,7 @@ run_items_table = Table(
     Column("reason", Text),
     Column("done", Integer, nullable=False, default=0),
     Column("this_run", Integer, nullable=False, default=0),
-    Column("bytes", Integer, nullable=False, default=0),
+    Column("bytes", BigInteger, nullable=False, default=0),
     Index("ix_creative_run_items_batch", "run_id", "platform", "batch"),
 )
 
