@@ -43,7 +43,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from sync import PLATFORMS, Sandbox, _prepare_environment, _status_mb, make_tiny_pngs, record_ready  # noqa: E402
+from sync import PLATFORMS, Sandbox, _prepare_environment, _status_mb, make_tiny_pngs, print_verdicts, record_ready  # noqa: E402
 
 TARGET_NOOP = 1.5
 TARGET_AFRESH = 10.0
@@ -221,14 +221,7 @@ def main() -> None:
         sandbox.stop()
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
-    print(f"\ntotal {time.perf_counter() - started:.0f} s")
-    print(
-        "all targets hold: "
-        + ("yes" if verdicts and all(verdicts.values()) else "no")
-        + " ("
-        + ", ".join(f"{k}: {_verdict(v)}" for k, v in verdicts.items())
-        + ")"
-    )
+    print_verdicts(started, verdicts)
 
 
 def _bench(args: argparse.Namespace, work: Path) -> dict[str, bool]:

@@ -760,6 +760,18 @@ def bench_video(args: argparse.Namespace, sandbox: Sandbox, work: Path) -> tuple
 
 
 # ----------------------------------------------------------------------------- main
+def print_verdicts(started: float, verdicts: dict[str, bool]) -> None:
+    """The closing lines: total time and whether every target holds."""
+    print(f"\ntotal {time.perf_counter() - started:.0f} s")
+    print(
+        "all targets hold: "
+        + ("yes" if verdicts and all(verdicts.values()) else "no")
+        + " ("
+        + ", ".join(f"{k}: {'ok' if v else 'MISSED'}" for k, v in verdicts.items())
+        + ")"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--files", type=int, default=200, help="(a) images in the cold sync (default 200)")
@@ -817,14 +829,7 @@ def main() -> None:
         sandbox.stop()
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
-    print(f"\ntotal {time.perf_counter() - started:.0f} s")
-    print(
-        "all targets hold: "
-        + ("yes" if verdicts and all(verdicts.values()) else "no")
-        + " ("
-        + ", ".join(f"{k}: {'ok' if v else 'MISSED'}" for k, v in verdicts.items())
-        + ")"
-    )
+    print_verdicts(started, verdicts)
 
 
 if __name__ == "__main__":
