@@ -226,6 +226,44 @@ def make_video(path: Path, size_mb: int) -> None:
             remaining -= MB
 
 
+def record_ready(url: str, run_id: str, folder: Path) -> int:
+    """Record every upload the plan of ``run_id`` holds as sent and ready (as the sync leaves it)."""
+    from sqlalchemy import insert
+
+    from airflow_creative_provider.sync.ledger import READY, Ledger, assets_table
+
+    ledger = Ledger(url)
+    accounts = {p: i["account"] for p, i in (ledger.run(run_id) or {})["summary"]["platforms"].items()}
+    now = time.time()
+    rows = [
+        {
+            "sha256": item["sha256"],
+            "platform": item["platform"],
+            "account": accounts[item["platform"]],
+            "remote_id": f"bench-{item['platform']}-{n}",
+            "state": READY,
+            "raw_state": "READY",
+            "attempts": 1,
+            "source": str(folder),
+            "file_key": item["file_key"],
+            "file_name": item["file_key"].rsplit("/", 1)[-1],
+            "size": item["size"],
+            "created_at": now,
+            "updated_at": now,
+            "sent_at": now,
+            "intent_at": now,
+            "last_run_id": run_id,
+            "state_run_id": run_id,
+        }
+        for n, item in enumerate(ledger.run_items(run_id))
+        if item["action"] == "upload"
+    ]
+    with ledger.begin() as conn:
+        for start in range(0, len(rows), 20_000):
+            conn.execute(insert(assets_table), rows[start : start + 20_000])
+    return len(rows)
+
+
 def bare_listing(root: Path) -> int:
     """The reference: walk the folder and stat every file, nothing else."""
     count = 0
@@ -473,10 +511,10 @@ def bench_cold_sync(args: argparse.Namespace, sandbox: Sandbox, work: Path) -> t
 
 # ----------------------------------------------------------------------------- (b)
 def bench_noop(args: argparse.Namespace, sandbox: Sandbox, work: Path) -> tuple[float, bool]:
-    from sqlalchemy import delete, insert
+    from sqlalchemy import delete
 
     from airflow_creative_provider.sync.engine import plan_run, prepare_next_plan
-    from airflow_creative_provider.sync.ledger import READY, Ledger, assets_table, plans_table
+    from airflow_creative_provider.sync.ledger import Ledger, plans_table
 
     platforms = args.platforms
     folder = work / "noop"
@@ -493,35 +531,10 @@ def bench_noop(args: argparse.Namespace, sandbox: Sandbox, work: Path) -> tuple[
     first = plan_run(params, run_id="bench_noop_populate", ledger=Ledger(url))
     uploads = sum(c.get("upload", 0) for c in first.counts.values())
     # ...then every upload it planned is recorded as sent and ready (as if the sync had run)
-    now = time.time()
-    rows = [
-        {
-            "sha256": item["sha256"],
-            "platform": item["platform"],
-            "account": first.platforms[item["platform"]].account,
-            "remote_id": f"bench-{item['platform']}-{n}",
-            "state": READY,
-            "raw_state": "READY",
-            "attempts": 1,
-            "source": str(folder),
-            "file_key": item["file_key"],
-            "file_name": item["file_key"].rsplit("/", 1)[-1],
-            "size": item["size"],
-            "created_at": now,
-            "updated_at": now,
-            "sent_at": now,
-            "intent_at": now,
-            "last_run_id": "bench_noop_populate",
-            "state_run_id": "bench_noop_populate",
-        }
-        for n, item in enumerate(Ledger(url).run_items("bench_noop_populate"))
-        if item["action"] == "upload"
-    ]
-    with Ledger(url).begin() as conn:
-        conn.execute(insert(assets_table), rows)
+    records = record_ready(url, "bench_noop_populate", folder)
     print(
         f"    ledger populated in {time.perf_counter() - t0:.1f} s: file index of {first.listing['files']} files "
-        f"(read {first.listing['hashed']}), {len(rows)} ready records of {uploads} planned uploads",
+        f"(read {first.listing['hashed']}), {records} ready records of {uploads} planned uploads",
         flush=True,
     )
 
@@ -747,6 +760,18 @@ def bench_video(args: argparse.Namespace, sandbox: Sandbox, work: Path) -> tuple
 
 
 # ----------------------------------------------------------------------------- main
+def print_verdicts(started: float, verdicts: dict[str, bool]) -> None:
+    """The closing lines: total time and whether every target holds."""
+    print(f"\ntotal {time.perf_counter() - started:.0f} s")
+    print(
+        "all targets hold: "
+        + ("yes" if verdicts and all(verdicts.values()) else "no")
+        + " ("
+        + ", ".join(f"{k}: {'ok' if v else 'MISSED'}" for k, v in verdicts.items())
+        + ")"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--files", type=int, default=200, help="(a) images in the cold sync (default 200)")
@@ -804,14 +829,7 @@ def main() -> None:
         sandbox.stop()
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
-    print(f"\ntotal {time.perf_counter() - started:.0f} s")
-    print(
-        "all targets hold: "
-        + ("yes" if verdicts and all(verdicts.values()) else "no")
-        + " ("
-        + ", ".join(f"{k}: {'ok' if v else 'MISSED'}" for k, v in verdicts.items())
-        + ")"
-    )
+    print_verdicts(started, verdicts)
 
 
 if __name__ == "__main__":

@@ -496,6 +496,7 @@ def record_statuses(
     ledger = ledger or Ledger()
     counts: dict[str, int] = {}
     rejected = pending = 0
+    outcomes: list[tuple[int, dict[str, Any]]] = []
     for seq, key, sha256, remote_id in targets.items:
         status = statuses.get(remote_id)
         state = str((status or {}).get("state") or State.PENDING)
@@ -518,12 +519,13 @@ def record_statuses(
                 reason=reason,
             )
         this_run = state == State.REJECTED
-        ledger.record_item(targets.run_id, seq, state=state, reason=reason, **({"this_run": 1} if this_run else {}))
+        outcomes.append((seq, {"state": state, "reason": reason, **({"this_run": 1} if this_run else {})}))
         if this_run:
             rejected += 1
             log.warning("%s: %s (%s) rejected: %s", targets.platform, key, remote_id, reason)
         elif state != State.READY:
             pending += 1
+    ledger.record_items(targets.run_id, outcomes)
     return WaitResult(
         run_id=targets.run_id,
         platform=targets.platform,

@@ -908,6 +908,13 @@ class Ledger:
         ]
         return [row for row in unpacked if platform is None or row["platform"] == platform]
 
+    def record_items(self, run_id: str, outcomes: Iterable[tuple[int, Mapping[str, Any]]]) -> None:
+        """Store what became of several plan rows, in one transaction (``record_item`` for each)."""
+        t = run_items_table
+        with self.begin() as conn:
+            for seq, values in outcomes:
+                conn.execute(update(t).where(t.c.run_id == run_id, t.c.seq == seq).values(**values))
+
     def record_item(self, run_id: str, seq: int, **outcome: Any) -> None:
         """Store what became of one plan row (``state``, ``remote_id``, ``reason``, ``done``, ``bytes``...)."""
         with self.begin() as conn:

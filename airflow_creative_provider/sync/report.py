@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 MAX_PROBLEMS = 50
 #: rows of the log's table, at most (the Creatives page shows every creative).
 MAX_TABLE_ROWS = 5000
+#: characters of one problem in the report's XCom (the log has it whole).
+MAX_PROBLEM_CHARS = 300
 #: remote ids named in one Asset event.
 MAX_EVENT_IDS = 100
 #: where the Creatives page lists runs (the plugin's ``URL_PREFIX`` + ``/runs``).
@@ -212,7 +214,7 @@ def build_report(
         counts=counts,
         bytes_sent=0 if dry_run else sum(r.bytes for r in rows),
         failed=bool(problems),
-        problems=tuple(problems[:MAX_PROBLEMS]),
+        problems=tuple(_clip(p) for p in problems[:MAX_PROBLEMS]),
         problems_total=len(problems),
         asset_events=events,
         listing=plan.listing,
@@ -230,6 +232,10 @@ def build_report(
             summary={**(stored.get("summary") or {}), "counts": counts, "failures": problems[:MAX_PROBLEMS]},
         )
     return report
+
+
+def _clip(problem: str) -> str:
+    return problem if len(problem) <= MAX_PROBLEM_CHARS else problem[: MAX_PROBLEM_CHARS - 1] + "…"
 
 
 def _with_table(report: Report) -> Report:

@@ -412,6 +412,7 @@ def test_the_report_keeps_counts_and_the_first_problems_only(
     assert s.report.see["ledger_run_id"] == "r"
     assert "rows" not in s.report.to_json()
     assert f"FAILED: {MAX_PROBLEMS + 10} problem(s)" in s.report.table
+    assert len(json.dumps(s.report.to_json())) < 64 * 1024
 
 
 def test_unknown_platform_and_missing_source_fail_at_once(ledger: Ledger, tmp_path: Path) -> None:
