@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -105,6 +106,7 @@ def main() -> int:
         ]
     finally:
         sandbox.stop()
+        shutil.rmtree(work, ignore_errors=True)
     return report(calls, results)
 
 

@@ -213,9 +213,10 @@ class RateLimiter:
         return max(0.005, self.period * self.margin)
 
     def _still_valid(self, slot: float, pauses: int) -> bool:
-        if time.time() - slot > self.late_after:
-            return False  # woke too late (a loaded machine): the slot is lost, take another
-        return pauses < 0 or self._pauses() == pauses  # no 429 came in while we slept
+        if pauses >= 0 and self._pauses() != pauses:
+            return False  # a 429 came in while we slept: take a slot after the pause
+        # last, as close to the call as can be: woke too late (a loaded machine)? the slot is lost
+        return time.time() - slot <= self.late_after
 
     def acquire(self) -> None:
         """Wait for a slot of the shared budget."""
