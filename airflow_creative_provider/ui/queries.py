@@ -519,6 +519,7 @@ def _run(row: Mapping[str, Any], submitted: Mapping[str, Mapping[str, int]]) -> 
         "outcome": row["outcome"] or ("running" if row["finished_at"] is None else None),
         "bytes_sent": bytes_sent,
         "failures": list(summary.get("failures") or [])[:20],
+        "warnings": list(summary.get("warnings") or [])[:20],
         "platforms": per_platform,
     }
 

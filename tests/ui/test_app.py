@@ -183,8 +183,8 @@ def test_ten_thousand_creatives_are_paged_by_the_database(tmp_path: Path, auth_h
 # ----------------------------------------------------------------------------- runs
 def test_run_history_counts_per_platform(client: TestClient, synced_ledger: SyncedLedger) -> None:
     data = client.get("/api/runs").json()
-    assert [r["run_id"] for r in data["items"]] == ["ui-2", "ui-1"] and data["total"] == 2
-    first, second = data["items"][1], data["items"][0]
+    assert [r["run_id"] for r in data["items"]] == ["ui-5", "ui-4", "ui-3", "ui-2", "ui-1"] and data["total"] == 5
+    first, second = data["items"][4], data["items"][3]
     report = synced_ledger.reports["ui-1"]
     assert first["outcome"] == "failed" and second["outcome"] == "success"
     assert first["bytes_sent"] == report["bytes_sent"] > 0 and second["bytes_sent"] == 0
@@ -201,7 +201,7 @@ def test_run_history_counts_per_platform(client: TestClient, synced_ledger: Sync
     assert first["platforms"]["topsort"]["rejected"] == 1
     assert sum(p["bytes_sent"] for p in first["platforms"].values()) == report["bytes_sent"]
     assert any(REJECTED_NAME in f for f in first["failures"])
-    paged = client.get("/api/runs", params={"limit": 1, "offset": 1}).json()
+    paged = client.get("/api/runs", params={"limit": 1, "offset": 4}).json()
     assert [r["run_id"] for r in paged["items"]] == ["ui-1"]
 
 
