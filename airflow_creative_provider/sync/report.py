@@ -346,7 +346,7 @@ def format_table(report: Report, rows: Sequence[ReportRow], *, max_rows: int = M
     """The log's table, at most ``LINE_WIDTH`` characters a line: the summary first, then what changed
     (one line each), what failed and what the rules refused (reason wrapped), and the rest as counts.
 
-    A run without work or failures (an unchanged rerun) shows its summary and counts only.
+    A run without work or failures (an unchanged rerun) shows its summary only.
     """
     changed = [r for r in rows if r.action in WORK_ACTIONS and not _is_failure(r)]
     failed = [r for r in rows if _is_failure(r)]
@@ -359,6 +359,8 @@ def format_table(report: Report, rows: Sequence[ReportRow], *, max_rows: int = M
             per[str(row.state or row.action)] = per.get(str(row.state or row.action), 0) + 1
     lines = [summary_text(report)]
     quiet = not changed and not failed
+    if quiet and not report.strict:
+        return lines[0]  # an unchanged rerun: its summary (refusals are counted there) says it all
     if changed:
         lines += ["", f"changed ({len(changed)}):"]
         for r in sorted(changed, key=lambda r: (r.key, r.platform))[:max_rows]:
@@ -371,10 +373,7 @@ def format_table(report: Report, rows: Sequence[ReportRow], *, max_rows: int = M
         lines += ["", f"failed ({len(failed)}):"]
         for r in sorted(failed, key=lambda r: (r.key, r.platform))[:max_rows]:
             lines.extend(_wrapped(f"  {r.key}  {r.platform}: {r.state}: {r.reason or 'no reason given'}"))
-    if refused and quiet and not report.strict:
-        names = len({r.key for r in refused})
-        lines += ["", f"refused by the platforms' rules, as before: {names} file(s), {len(refused)} file x platform"]
-    elif refused:
+    if refused:
         by_file: dict[tuple[str, str], list[str]] = {}
         for r in refused:
             by_file.setdefault((r.key, str(r.reason or "")), []).append(r.platform)
