@@ -129,7 +129,8 @@ with DAG(
             False,
             type="boolean",
             title="Strict",
-            description="Fail the run for files refused by local rules too.",
+            description="Fail the run for files refused by local rules too, for files or folders that cannot "
+            "be read, and when no file matches the source and include.",
             section="Advanced",
         ),
         "archive_removed": Param(

@@ -214,6 +214,8 @@ def test_pages_render_the_matrix_and_history(client: TestClient) -> None:
     assert 'class="badge s-rejected"' in html
     assert 'href="/dags/creative_sync/runs/ui-1"' in html
     assert '<option value="rejected" selected>' in html
+    assert '<option value="not_submitted" >' in html  # MediaMath's approval left at "N/A" too long
+    assert client.get("/api/assets", params={"state": "not_submitted"}).status_code == 200
     full = client.get("/").text
     assert full.count('<tr data-sha256="') == assets(client)["total"]
     for label in ("Topsort", "Amazon Ads", "MediaMath", "MediaPocket", "Delta Projects"):
