@@ -899,18 +899,26 @@ class Ledger:
 
     # ------------------------------------------------------------------ refusals by local rules
     def replace_refusals(
-        self, source: str, keys: Iterable[str], refusals: Iterable[Mapping[str, Any]], *, run_id: str | None = None
+        self,
+        source: str,
+        keys: Iterable[str],
+        targets: Iterable[tuple[str, str]],
+        refusals: Iterable[Mapping[str, Any]],
+        *,
+        run_id: str | None = None,
     ) -> None:
-        """Store the refusals of the files ``keys`` (those a plan decided), replacing what was stored for them.
+        """Store the refusals of the files ``keys`` on the platform accounts ``targets`` (what a plan decided),
+        replacing what was stored for them; other files and platforms keep theirs.
 
         :param refusals: ``{"file_key", "platform", "account", "sha256", "rule", "reason"}`` each.
         """
         now = time.time()
         t = refusals_table
         rows = [{**dict(r), "source": source, "run_id": run_id, "updated_at": now} for r in refusals]
+        accounts = tuple_(t.c.platform, t.c.account).in_(list(set(targets)))
         with self.begin() as conn:
             for chunk in _chunks(sorted(set(keys)), 500):
-                conn.execute(delete(t).where(t.c.source == source, t.c.file_key.in_(chunk)))
+                conn.execute(delete(t).where(t.c.source == source, t.c.file_key.in_(chunk), accounts))
             for chunk in _chunks(rows, 5000):
                 conn.execute(insert(t), chunk)
 

@@ -209,7 +209,7 @@ def _record_refusals(
         for row in plan.rows
         if row.action == Action.REFUSED and row.platform in accounts
     ]
-    ledger.replace_refusals(source, (c.key for c in files), refusals, run_id=run_id)
+    ledger.replace_refusals(source, (c.key for c in files), accounts.items(), refusals, run_id=run_id)
 
 
 def batch_size_for(params: SyncParams, work: int, platforms: int) -> int:

@@ -394,3 +394,34 @@ def test_tasks_of_the_sync_dag_link_to_the_creatives_of_their_run() -> None:
         query = "?run=scheduled__2026-01-01T00%3A00%3A00%2B00%3A00"
         assert url == (f"/plugin/creatives/creative-sync/{query}" if expected else "")
     assert link.get_link(None, ti_key=TaskInstanceKey("other_dag", "report", run, 1)) == ""  # type: ignore[arg-type]
+
+
+def test_a_refusal_stays_until_a_plan_of_its_file_and_platform_decides_again(tmp_path: Path) -> None:
+    from airflow_creative_provider.sync.source import IndexEntry
+    from airflow_creative_provider.ui.queries import AssetFilter, list_assets
+
+    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
+    sha = "a" * 64
+    entry = IndexEntry(10, 1.0, sha, {"mimetype": "text/plain"})
+    ledger.update_file_index("/src", {"brief.txt": entry}, complete=True, previous={})
+    refusal = {"file_key": "brief.txt", "sha256": sha, "rule": "type", "reason": "brief.txt: not an image (type)"}
+    ledger.replace_refusals(
+        "/src",
+        ["brief.txt"],
+        [("topsort", "t1"), ("delta_projects", "d1")],
+        [
+            {**refusal, "platform": "topsort", "account": "t1"},
+            {**refusal, "platform": "delta_projects", "account": "d1"},
+        ],
+    )
+
+    def refused_on(platform: str) -> int:
+        return list_assets(ledger, AssetFilter(platforms=(platform,), state="refused")).total
+
+    assert refused_on("topsort") == refused_on("delta_projects") == 1
+    # a later run of Delta Projects alone does not forget Topsort's refusal
+    ledger.replace_refusals("/src", ["brief.txt"], [("delta_projects", "d1")], [])
+    assert (refused_on("topsort"), refused_on("delta_projects")) == (1, 0)
+    # a file gone from the source (or changed) is refused no more
+    ledger.update_file_index("/src", {}, complete=True, previous={"brief.txt": entry}, present=[])
+    assert refused_on("topsort") == 0
