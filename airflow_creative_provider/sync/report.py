@@ -2,9 +2,12 @@
 
 ``report_rows`` reads the run's rows (plan decisions with their outcomes) from the ledger;
 ``build_report`` turns them into a ``Report``: counts per platform and state, the problems
-that fail the run (the first ``MAX_PROBLEMS``, with their total), Airflow Asset events and
-where to see every row. ``format_table`` is the log's table: what changed and what failed,
-row by row; files with nothing to do appear as counts.
+that fail the run (the first ``MAX_PROBLEMS``, with their total), the warnings a green run
+must still say (no file matched the source and include, files that cannot be read; problems
+with ``strict``), Airflow Asset events (``creative://<platform>``) and where to see every
+row. ``format_table`` is the log's table, at most ``LINE_WIDTH`` characters a line: the
+per-platform summary, then what changed, what failed and what the rules refused (reasons
+wrapped, never cut); files with nothing to do appear as counts.
 """
 
 from __future__ import annotations
