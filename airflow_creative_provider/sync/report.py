@@ -341,6 +341,15 @@ def summary_text(report: Report) -> str:
     return "\n".join(lines)
 
 
+def _own_reason(row: ReportRow) -> str:
+    """The reason without the file and platform the line already names ("key: refused for platform ")."""
+    reason = str(row.reason or "")
+    for prefix in (f"{row.key}: refused for {row.platform} ", f"{row.key}: "):
+        if reason.startswith(prefix):
+            return reason[len(prefix) :]
+    return reason
+
+
 def _is_failure(row: ReportRow) -> bool:
     return row.state in (State.FAILED, State.NOT_SENT, State.ERROR) or (row.state == State.REJECTED and row.this_run)
 
@@ -375,11 +384,11 @@ def format_table(report: Report, rows: Sequence[ReportRow], *, max_rows: int = M
     if failed:
         lines += ["", f"failed ({len(failed)}):"]
         for r in sorted(failed, key=lambda r: (r.key, r.platform))[:max_rows]:
-            lines.extend(_wrapped(f"  {r.key}  {r.platform}: {r.state}: {r.reason or 'no reason given'}"))
+            lines.extend(_wrapped(f"  {r.key}  {r.platform}: {r.state}: {_own_reason(r) or 'no reason given'}"))
     if refused:
         by_file: dict[tuple[str, str], list[str]] = {}
         for r in refused:
-            by_file.setdefault((r.key, str(r.reason or "")), []).append(r.platform)
+            by_file.setdefault((r.key, _own_reason(r)), []).append(r.platform)
         lines += ["", f"refused by the platforms' rules ({len(refused)}), never sent:"]
         for (key, reason), platforms in sorted(by_file.items())[:max_rows]:
             lines.extend(_wrapped(f"  {key}  {', '.join(sorted(platforms))}: {reason}"))

@@ -563,7 +563,7 @@ def test_the_report_table_leads_with_a_summary_and_stays_narrow(sync_env) -> Non
     assert "changed (" in table and "refused by the platforms' rules (" in table
     # every refusal's reason is there whole, wrapped rather than cut
     refusal = next(r for r in rows if r.state == "refused")
-    assert " ".join(refusal.reason.split())[:150] in " ".join(table.split())
+    assert " ".join(refusal.reason.split())[-150:] in " ".join(table.split())
 
     run, report = _run({"source": str(source), "platforms": list(PLATFORMS)})
     rows = report_rows(run.run_id, ledger=ledger)
