@@ -27,6 +27,7 @@ from airflow_creative_provider.sync.engine import (
     submit_batch,
 )
 from airflow_creative_provider.sync.payloads import BatchRef, PlanSummary
+from airflow_creative_provider.sync.report import asset_uri
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,9 @@ PLATFORM_NAMES = list(PLATFORMS)
 #: seconds between status polls while waiting (deployment setting, not a run param).
 POLL_SECONDS = float(os.environ.get("CREATIVE_SYNC_POLL_SECONDS", "10"))
 READY_CREATIVES = AssetAlias("creative_sync_ready")
+#: one Asset per platform (the account is in each event's extra); declared as the report's
+#: inlets so that the dag-processor registers them and the alias's events reach the Assets view.
+PLATFORM_ASSETS = [Asset(asset_uri(name)) for name in PLATFORM_NAMES]
 
 DOC = """
 ### Creative sync
@@ -47,7 +51,7 @@ platform: Topsort, Amazon Ads, MediaMath, MediaPocket and Delta Projects.
 * Files a platform does not accept are reported with the rule they break and never sent.
 * One failing file or platform never stops the others; the run fails at the end if any
   send failed or a platform rejected a creative.
-* Ready creatives update the Airflow Assets `creative://<platform>/<account>`.
+* Ready creatives update the Airflow Assets `creative://<platform>` (the account in the event's extra).
 
 The **report** task's log holds the table of what changed and what failed (file × platform →
 state, remote id, reason); its XCom `report` holds the counts per platform, the problems and
@@ -125,7 +129,8 @@ with DAG(
             False,
             type="boolean",
             title="Strict",
-            description="Fail the run for files refused by local rules too.",
+            description="Fail the run for files refused by local rules too, for files or folders that cannot "
+            "be read, and when no file matches the source and include.",
             section="Advanced",
         ),
         "archive_removed": Param(
@@ -207,7 +212,7 @@ with DAG(
         get_current_context()["batch_label"] = ref.label  # type: ignore[typeddict-unknown-key]
         return submit_batch(ref).to_json()
 
-    @task(trigger_rule="all_done", outlets=[READY_CREATIVES])
+    @task(trigger_rule="all_done", outlets=[READY_CREATIVES], inlets=PLATFORM_ASSETS)
     def report(waited: Any, outlet_events: Any = None) -> dict[str, Any]:
         """Log the table, emit Asset events, fail the run if anything failed."""
         ti = get_current_context()["ti"]
@@ -219,7 +224,9 @@ with DAG(
         # A rejected plan sent nothing: it is reported as it would have run.
         dry_run = plan.dry_run or decision == "rejected"
         rows = report_rows(plan.run_id, dry_run=dry_run)
-        result = build_report(plan, [w for w in waited or [] if w], dry_run=dry_run, approval=decision, rows=rows)
+        # by index: iterating the mapped results probes one index past the end (an error line in the log)
+        results = [waited[i] for i in range(len(waited))] if waited is not None else []
+        result = build_report(plan, [w for w in results if w], dry_run=dry_run, approval=decision, rows=rows)
         print(format_table(result, rows))
         ti.xcom_push(key="report", value=result.to_json())
         if decision == "rejected":

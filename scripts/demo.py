@@ -154,16 +154,32 @@ def render_table(rows: list[dict[str, Any]], width: int = 60) -> str:
     return "\n".join(out)
 
 
-def print_report(report: Any) -> None:
-    """The DAG's own table when it made one, else a table of its rows, else its JSON."""
+def full_table(report: dict[str, Any], home: Path | None) -> str | None:
+    """The report task's own table (summary, what changed, what failed), rebuilt from the run's ledger rows."""
+    ledger_db = home / "creative_ledger.db" if home else None
+    if ledger_db is None or not ledger_db.exists() or not report.get("run_id"):
+        return None
+    try:
+        from airflow_creative_provider.sync.ledger import Ledger
+        from airflow_creative_provider.sync.payloads import Report
+        from airflow_creative_provider.sync.report import format_table, report_rows
+
+        parsed = Report.from_json(report)
+        rows = report_rows(parsed.run_id, ledger=Ledger(f"sqlite:///{ledger_db}"), dry_run=parsed.dry_run)
+        return format_table(parsed, rows)
+    except Exception:  # noqa: BLE001 - the XCom summary is printed instead
+        return None
+
+
+def print_report(report: Any, home: Path | None = None) -> None:
+    """The run's table once: the report task's table when the ledger is at hand, else its summary,
+    else a table of its rows, else its JSON. An unchanged rerun's table is its summary."""
     if isinstance(report, dict) and isinstance(report.get("table"), str):
-        say(report["table"])
+        say(full_table(report, home) or report["table"])
         listing = report.get("listing")
         if isinstance(listing, dict):
             skipped = ", ".join(f"{n} {why}" for why, n in (listing.get("skipped") or {}).items())
             say(f"listing: {listing.get('files')} files" + (f", skipped {skipped}" if skipped else ""))
-        for failure in report.get("failures") or []:
-            say(f"failure: {failure}")
         return
     rows = report_rows(report)
     if rows:
@@ -234,7 +250,7 @@ def sync_once(number: int, home: Path, env: dict[str, str], server: Any, conf: s
         say("no report in XCom; the end of the log:")
         say(tail(log))
     else:
-        print_report(report)
+        print_report(report, home)
     say("\nwhat the sandbox received during this run:")
     uploads = print_journal(server.journal())
     return state == "success", uploads

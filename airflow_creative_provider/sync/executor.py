@@ -519,7 +519,9 @@ def record_statuses(
                 reason=reason,
             )
         this_run = state == State.REJECTED
-        outcomes.append((seq, {"state": state, "reason": reason, **({"this_run": 1} if this_run else {})}))
+        # a status without a reason keeps the submit's (a file sent under another type than its name says)
+        kept = {"reason": reason} if reason else {}
+        outcomes.append((seq, {"state": state, **kept, **({"this_run": 1} if this_run else {})}))
         if this_run:
             rejected += 1
             log.warning("%s: %s (%s) rejected: %s", targets.platform, key, remote_id, reason)

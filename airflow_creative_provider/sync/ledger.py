@@ -22,6 +22,8 @@ provider is refused with ``LedgerSchemaError``):
   run without work refers to a saved plan, ``{"plan": fingerprint}``, instead).
 * ``creative_rate_budgets``: one row per platform account, the call budget shared by every
   thread, task process and worker (``hooks.base.RateLimiter``).
+* ``creative_refusals``: the files each platform's local rules refuse (never sent), per file
+  name and platform account, as the newest plan of each file decided.
 * ``creative_saved_plans``: plans that found no work, by fingerprint (a digest of the plan's
   inputs, the listing's keys, sizes and mtimes, and the ledger's marks), so an unchanged
   rerun reuses one instead of planning again; the newest few per source and inputs are kept.
@@ -249,6 +251,23 @@ run_items_table = Table(
     Column("this_run", Integer, nullable=False, default=0),
     Column("bytes", BigInteger, nullable=False, default=0),
     Index("ix_creative_run_items_batch", "run_id", "platform", "batch"),
+)
+
+#: files refused by a platform's local rules, per file name x platform account: what the
+#: newest plan of each listed file decided (the Creatives page's "refused" filter and counts).
+refusals_table = Table(
+    "creative_refusals",
+    metadata,
+    Column("source", String(1024), primary_key=True),
+    Column("file_key", String(1024), primary_key=True),
+    Column("platform", String(64), primary_key=True),
+    Column("account", String(255), primary_key=True),
+    Column("sha256", String(64)),
+    Column("rule", String(64)),
+    Column("reason", Text),
+    Column("run_id", String(255)),
+    Column("updated_at", Float, nullable=False),
+    Index("ix_creative_refusals_sha256", "sha256"),
 )
 
 
@@ -923,6 +942,31 @@ class Ledger:
                 .where(run_items_table.c.run_id == run_id, run_items_table.c.seq == seq)
                 .values(**outcome)
             )
+
+    # ------------------------------------------------------------------ refusals by local rules
+    def replace_refusals(
+        self,
+        source: str,
+        keys: Iterable[str],
+        targets: Iterable[tuple[str, str]],
+        refusals: Iterable[Mapping[str, Any]],
+        *,
+        run_id: str | None = None,
+    ) -> None:
+        """Store the refusals of the files ``keys`` on the platform accounts ``targets`` (what a plan decided),
+        replacing what was stored for them; other files and platforms keep theirs.
+
+        :param refusals: ``{"file_key", "platform", "account", "sha256", "rule", "reason"}`` each.
+        """
+        now = time.time()
+        t = refusals_table
+        rows = [{**dict(r), "source": source, "run_id": run_id, "updated_at": now} for r in refusals]
+        accounts = tuple_(t.c.platform, t.c.account).in_(list(set(targets)))
+        with self.begin() as conn:
+            for chunk in _chunks(sorted(set(keys)), 500):
+                conn.execute(delete(t).where(t.c.source == source, t.c.file_key.in_(chunk), accounts))
+            for chunk in _chunks(rows, 5000):
+                conn.execute(insert(t), chunk)
 
 
 def _json(value: Any) -> Any:

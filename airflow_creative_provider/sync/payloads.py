@@ -149,6 +149,8 @@ class PlanSummary(Payload):
     reused_plan_of: str | None = None
     new: int = 0
     archive: int = 0
+    #: the run's ``include`` glob (to say "0 of N files match include ..." when none did).
+    include: str | None = None
 
     @property
     def work(self) -> int:
@@ -206,6 +208,8 @@ class Report(Payload):
     approval: str | None = None
     see: Mapping[str, str] = field(default_factory=dict)
     table: str = ""
+    #: what a person must see even on a green run: no file matched, files skipped as unreadable.
+    warnings: tuple[str, ...] = ()
 
     @property
     def failures(self) -> tuple[str, ...]:

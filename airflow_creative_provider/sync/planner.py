@@ -137,7 +137,7 @@ class _Fresh:
     creatives: dict[str, Creative]
 
 
-def _plan_afresh(prepared: _Prepared, ledger: Ledger) -> _Fresh:
+def _plan_afresh(prepared: _Prepared, ledger: Ledger, *, run_id: str | None = None) -> _Fresh:
     """Facts (from the file index, or read), rules and ledger records -> the decisions.
 
     The cyclic garbage collector is paused meanwhile: planning makes hundreds of thousands of
@@ -146,21 +146,25 @@ def _plan_afresh(prepared: _Prepared, ledger: Ledger) -> _Fresh:
     paused = gc.isenabled()
     gc.disable()
     try:
-        return _decide(prepared, ledger)
+        return _decide(prepared, ledger, run_id=run_id)
     finally:
         if paused:
             gc.enable()
 
 
-def _decide(prepared: _Prepared, ledger: Ledger) -> _Fresh:
+def _decide(prepared: _Prepared, ledger: Ledger, *, run_id: str | None) -> _Fresh:
+    """Facts (from the file index, or read), rules and ledger records -> the decisions."""
     params, scan = prepared.params, prepared.scan
     previous = ledger.file_index(params.source)
     listing = list_source(params.source, index=previous, checksum=params.checksum, scan=scan)
+    # only a file this listing could have seen is gone when absent: a narrow include or a
+    # recent file leaves the rest of the index as it was
+    in_scope = {k: e for k, e in previous.items() if k not in scan.recent and matches_include(k, params.include)}
     ledger.update_file_index(
         params.source,
         index_entries(listing, only_read=True),
         complete=listing.ok,
-        previous=previous,
+        previous=in_scope,
         present=(c.key for c in listing.files),
     )
     del previous  # the listing holds what it needs of the index
@@ -194,6 +198,7 @@ def _decide(prepared: _Prepared, ledger: Ledger) -> _Fresh:
         in_scope=lambda key: key not in scan.recent and matches_include(key, params.include),
         unchanged_rows=False,
     )
+    _record_refusals(ledger, params.source, listing.files, plan, prepared.targets, run_id=run_id)
     return _Fresh(listing.summary(), plan, {c.key: c for c in listing.files})
 
 
@@ -213,6 +218,32 @@ class _RecordsOnDemand(Mapping[str, list[AssetRecord]]):
 
     def __len__(self) -> int:
         return len(self._accounts)
+
+
+def _record_refusals(
+    ledger: Ledger,
+    source: str,
+    files: list[Creative],
+    plan: planning.Plan,
+    targets: list[planning.Target],
+    *,
+    run_id: str | None,
+) -> None:
+    """Keep each listed file's refusals by local rules (per name x platform) for the Creatives page and its API."""
+    accounts = {t.platform: t.account for t in targets}
+    refusals = [
+        {
+            "file_key": row.key,
+            "platform": row.platform,
+            "account": accounts[row.platform],
+            "sha256": row.sha256,
+            "rule": row.rule,
+            "reason": row.reason,
+        }
+        for row in plan.rows
+        if row.action == Action.REFUSED and row.platform in accounts
+    ]
+    ledger.replace_refusals(source, (c.key for c in files), accounts.items(), refusals, run_id=run_id)
 
 
 def batch_size_for(params: SyncParams, work: int, platforms: int) -> int:
@@ -336,11 +367,19 @@ def plan_run(
     :return: the ``PlanSummary``: counts per platform and the batches (references to the
         ledger's rows of this run), none in a dry run.
     """
-    p = params if isinstance(params, SyncParams) else SyncParams.parse(params)
     ledger = ledger or Ledger()
+    try:
+        p = params if isinstance(params, SyncParams) else SyncParams.parse(params)
+    except Exception as exc:
+        _record_failed_run(ledger, run_id, params, exc)
+        raise
     hooks = hooks or default_hooks()
     started = time.monotonic()
-    prepared = _prepare(p, ledger, hooks)
+    try:
+        prepared = _prepare(p, ledger, hooks)
+    except Exception as exc:
+        _record_failed_run(ledger, run_id, p.to_json(), exc)
+        raise
     fingerprint = _fingerprint(ledger, prepared) if prepared.inputs is not None else None
     saved = ledger.saved_plan(fingerprint) if fingerprint else None
     infos = prepared.platforms
@@ -364,7 +403,7 @@ def plan_run(
         )
     else:
         reused_plan_of = None
-        fresh = _plan_afresh(prepared, ledger)
+        fresh = _plan_afresh(prepared, ledger, run_id=run_id)
         listing = fresh.listing
         counts = fresh.plan.counts()
         unchanged = _unchanged(fresh.plan)
@@ -413,6 +452,7 @@ def plan_run(
         reused_plan_of=reused_plan_of,
         new=new,
         archive=archive,
+        include=p.include,
     )
     record = {**summary.to_json(), "seconds": round(time.monotonic() - started, 3)}
     record.pop("batches")
@@ -428,6 +468,25 @@ def plan_run(
     if archive_blocked:
         log.warning("Archiving skipped: %s", archive_blocked)
     return summary
+
+
+def _record_failed_run(ledger: Ledger, run_id: str, params: Any, error: Exception) -> None:
+    """A run that could not even plan (bad params, a missing source) is still on the Sync runs tab, with its error."""
+    raw = params.to_json() if isinstance(params, SyncParams) else dict(params or {})
+    source = str(raw.get("source") or "") or None
+    message = f"the run could not start: {error}"
+    try:
+        ledger.start_run(
+            run_id,
+            source=source or "",
+            dry_run=bool(raw.get("dry_run")),
+            params=json.loads(json.dumps(raw, default=str)),
+            summary={},
+            plan_rows=None,
+        )
+        ledger.finish_run(run_id, outcome="failed", summary={"error": message, "failures": [message]})
+    except Exception:  # noqa: BLE001 - the run fails with its own error whatever happens here
+        log.warning("Could not record the failed run %s in the ledger", run_id, exc_info=True)
 
 
 def prepare_next_plan(
@@ -450,7 +509,7 @@ def prepare_next_plan(
         return None
     if ledger.saved_plan(_fingerprint(ledger, prepared)) is not None:
         return {"work": 0, "saved": True}
-    fresh = _plan_afresh(prepared, ledger)
+    fresh = _plan_afresh(prepared, ledger, run_id=run_id)
     saved = _save_if_idle(ledger, prepared, fresh, run_id=run_id)
     work = sum(1 for r in fresh.plan.rows if r.is_work)
     log.info(

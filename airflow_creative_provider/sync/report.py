@@ -2,14 +2,18 @@
 
 ``report_rows`` reads the run's rows (plan decisions with their outcomes) from the ledger;
 ``build_report`` turns them into a ``Report``: counts per platform and state, the problems
-that fail the run (the first ``MAX_PROBLEMS``, with their total), Airflow Asset events and
-where to see every row. ``format_table`` is the log's table: what changed and what failed,
-row by row; files with nothing to do appear as counts.
+that fail the run (the first ``MAX_PROBLEMS``, with their total), the warnings a green run
+must still say (no file matched the source and include, files that cannot be read; problems
+with ``strict``), Airflow Asset events (``creative://<platform>``) and where to see every
+row. ``format_table`` is the log's table, at most ``LINE_WIDTH`` characters a line: the
+per-platform summary, then what changed, what failed and what the rules refused (reasons
+wrapped, never cut); files with nothing to do appear as counts.
 """
 
 from __future__ import annotations
 
 import logging
+import textwrap
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -176,6 +180,9 @@ def build_report(
         if wait.error:
             problems.append(f"{wait.platform}: waiting for batch {wait.index} failed: {wait.error}")
     files = int(plan.listing.get("files") or 0)
+    warnings = listing_warnings(plan)
+    if strict:
+        problems.extend(f"strict: {w}" for w in warnings)
     counts: dict[str, dict[str, int]] = {platform: {} for platform in plan.platforms}
     for platform, info in plan.platforms.items():
         if info.error:
@@ -200,8 +207,13 @@ def build_report(
             ready_now.setdefault(row.platform, []).append(str(row.remote_id))
     events = tuple(
         AssetEvent(
-            uri=f"creative://{platform}/{plan.platforms[platform].account}",
-            extra={"ready": len(ids), "remote_ids": ids[:MAX_EVENT_IDS], "run_id": plan.run_id},
+            uri=asset_uri(platform),
+            extra={
+                "account": plan.platforms[platform].account,
+                "ready": len(ids),
+                "remote_ids": ids[:MAX_EVENT_IDS],
+                "run_id": plan.run_id,
+            },
         )
         for platform, ids in sorted(ready_now.items())
         if platform in plan.platforms and plan.platforms[platform].account
@@ -222,6 +234,7 @@ def build_report(
         reused_plan_of=plan.reused_plan_of,
         approval=approval,
         see={"ledger_run_id": plan.run_id, "creatives_page": RUNS_PAGE},
+        warnings=tuple(warnings[:MAX_PROBLEMS]),
     )
     report = _with_table(report)
     stored = ledger.run(plan.run_id) or {}
@@ -229,7 +242,12 @@ def build_report(
         ledger.finish_run(
             plan.run_id,
             outcome="dry_run" if dry_run else ("failed" if problems else "success"),
-            summary={**(stored.get("summary") or {}), "counts": counts, "failures": problems[:MAX_PROBLEMS]},
+            summary={
+                **(stored.get("summary") or {}),
+                "counts": counts,
+                "failures": problems[:MAX_PROBLEMS],
+                "warnings": warnings[:MAX_PROBLEMS],
+            },
         )
     return report
 
@@ -238,26 +256,89 @@ def _clip(problem: str) -> str:
     return problem if len(problem) <= MAX_PROBLEM_CHARS else problem[: MAX_PROBLEM_CHARS - 1] + "…"
 
 
+def asset_uri(platform: str) -> str:
+    """The Airflow Asset a platform's ready creatives update (the account is in each event's extra)."""
+    return f"creative://{platform}"
+
+
+def listing_warnings(plan: PlanSummary) -> list[str]:
+    """What the listing must say loudly: no file matched, files or folders that could not be read."""
+    listing = plan.listing
+    warnings: list[str] = []
+    files = int(listing.get("files") or 0)
+    skipped = listing.get("skipped") or {}
+    if files == 0:
+        excluded = int(skipped.get("excluded", 0)) + int(skipped.get("recent", 0))
+        include = (plan.include or "").strip()
+        if include and include not in ("**/*", "**", "*"):
+            warnings.append(f"0 of {excluded} files match include {include!r}: nothing was synced")
+        else:
+            warnings.append(f"the source {plan.source!r} holds no file to sync: nothing was synced")
+    errors = list(listing.get("errors") or [])
+    total = int(listing.get("errors_total") or len(errors))
+    warnings.extend(f"skipped, cannot be read: {error}" for error in errors)
+    if total > len(errors):
+        warnings.append(f"... and {total - len(errors)} more unreadable files or folders: see the plan task's log")
+    return warnings
+
+
 def _with_table(report: Report) -> Report:
     return replace(report, table=summary_text(report))
 
 
+#: the widest line of the log's table.
+LINE_WIDTH = 160
+#: the states in the per-platform summary, in this order (any other state follows).
+SUMMARY_STATES = (
+    State.READY,
+    State.PROCESSING,
+    State.PENDING,
+    State.REJECTED,
+    State.NOT_SUBMITTED,
+    State.REFUSED,
+    State.FAILED,
+    State.NOT_SENT,
+    State.ERROR,
+)
+
+
+def _platform_summary(counts: Mapping[str, Mapping[str, int]]) -> list[str]:
+    """One line per platform: its count of each state, in columns."""
+    present = {state for per in counts.values() for state, n in per.items() if n}
+    states = [s for s in SUMMARY_STATES if s in present] + sorted(present - set(SUMMARY_STATES))
+    if not states:
+        return []
+    width = max(len("platform"), *(len(p) for p in counts))
+    header = "platform".ljust(width) + "".join(f"  {s:>{max(len(s), 5)}}" for s in states)
+    lines = [header]
+    for platform, per in sorted(counts.items()):
+        cells = "".join(f"  {per.get(s, 0) or '-':>{max(len(s), 5)}}" for s in states)
+        lines.append(platform.ljust(width) + cells)
+    return lines
+
+
+def _wrapped(text: str, indent: str = "    ") -> list[str]:
+    return textwrap.wrap(text, LINE_WIDTH, subsequent_indent=indent, break_long_words=True) or [""]
+
+
 def summary_text(report: Report) -> str:
-    """A few lines: the title, totals per platform, bytes sent, the first problems, where to see more."""
+    """The run at a glance: title, warnings, per-platform summary, bytes sent, problems, where to see more."""
     title = f"creative sync {report.run_id}{' (dry run: nothing sent)' if report.dry_run else ''}"
     if report.approval == "rejected":
         title = "The plan was rejected at the approval step: nothing was sent.\n" + title
-    totals = "; ".join(
-        f"{p}: " + ", ".join(f"{n} {s}" for s, n in sorted(c.items())) for p, c in sorted(report.counts.items())
-    )
-    lines = [title, f"totals: {totals or 'nothing'}", f"bytes sent: {human_bytes(report.bytes_sent)}"]
+    lines = [title]
+    for warning in report.warnings:
+        lines.extend(_wrapped(f"WARNING: {warning}"))
+    lines.extend(_platform_summary(report.counts) or ["no file x platform to report"])
+    lines.append(f"bytes sent: {human_bytes(report.bytes_sent)}")
     if report.reused_plan_of:
         lines.append(f"plan: nothing changed since the plan of run {report.reused_plan_of}; reused")
     if report.archive_blocked:
-        lines.append(f"archive: {report.archive_blocked}")
+        lines.extend(_wrapped(f"archive: {report.archive_blocked}"))
     if report.problems_total:
         lines.append(f"FAILED: {report.problems_total} problem(s)")
-        lines.extend(f"  - {p}" for p in report.problems[:20])
+        for problem in report.problems[:20]:
+            lines.extend(_wrapped(f"  - {problem}"))
         if report.problems_total > 20:
             lines.append(f"  ... and {report.problems_total - 20} more")
     lines.append(
@@ -266,31 +347,63 @@ def summary_text(report: Report) -> str:
     return "\n".join(lines)
 
 
+def _own_reason(row: ReportRow) -> str:
+    """The reason without the file and platform the line already names ("key: refused for platform ")."""
+    reason = str(row.reason or "")
+    for prefix in (f"{row.key}: refused for {row.platform} ", f"{row.key}: "):
+        if reason.startswith(prefix):
+            return reason[len(prefix) :]
+    return reason
+
+
+def _is_failure(row: ReportRow) -> bool:
+    return row.state in (State.FAILED, State.NOT_SENT, State.ERROR) or (row.state == State.REJECTED and row.this_run)
+
+
 def format_table(report: Report, rows: Sequence[ReportRow], *, max_rows: int = MAX_TABLE_ROWS) -> str:
-    """The log's table: what changed and what failed, row by row, then the summary; unchanged rows as counts."""
-    notable = [r for r in rows if not (r.action in (Action.NONE, Action.ALIAS) and r.state == State.READY)]
-    shown = sorted(notable, key=lambda r: (r.key, r.platform))[:max_rows]
-    headers = ("file", "platform", "action", "state", "remote id", "reason")
-    table = [headers] + [
-        (
-            r.key,
-            r.platform,
-            r.action,
-            str(r.state or ""),
-            str(r.remote_id or ""),
-            str(r.reason or "")[:160],
+    """The log's table, at most ``LINE_WIDTH`` characters a line: the summary first, then what changed
+    (one line each), what failed and what the rules refused (reason wrapped), and the rest as counts.
+
+    A run without work or failures (an unchanged rerun) shows its summary only.
+    """
+    changed = [r for r in rows if r.action in WORK_ACTIONS and not _is_failure(r)]
+    failed = [r for r in rows if _is_failure(r)]
+    refused = [r for r in rows if r.state == State.REFUSED]
+    listed = {id(r) for r in (*changed, *failed, *refused)}
+    rest: dict[str, dict[str, int]] = {}
+    for row in rows:
+        if id(row) not in listed:
+            per = rest.setdefault(row.platform, {})
+            per[str(row.state or row.action)] = per.get(str(row.state or row.action), 0) + 1
+    lines = [summary_text(report)]
+    quiet = not changed and not failed
+    if quiet and not report.strict:
+        return lines[0]  # an unchanged rerun: its summary (refusals are counted there) says it all
+    if changed:
+        lines += ["", f"changed ({len(changed)}):"]
+        for r in sorted(changed, key=lambda r: (r.key, r.platform))[:max_rows]:
+            ident = f" {r.remote_id}" if r.remote_id else ""
+            ident += f" v{r.version}" if r.version else ""
+            lines.extend(_wrapped(f"  {r.key}  {r.platform}: {r.action} -> {r.state}{ident}"))
+        if len(changed) > max_rows:
+            lines.append(f"  ... and {len(changed) - max_rows} more: see the Creatives page")
+    if failed:
+        lines += ["", f"failed ({len(failed)}):"]
+        for r in sorted(failed, key=lambda r: (r.key, r.platform))[:max_rows]:
+            lines.extend(_wrapped(f"  {r.key}  {r.platform}: {r.state}: {_own_reason(r) or 'no reason given'}"))
+    if refused:
+        by_file: dict[tuple[str, str], list[str]] = {}
+        for r in refused:
+            by_file.setdefault((r.key, _own_reason(r)), []).append(r.platform)
+        lines += ["", f"refused by the platforms' rules ({len(refused)}), never sent:"]
+        for (key, reason), platforms in sorted(by_file.items())[:max_rows]:
+            lines.extend(_wrapped(f"  {key}  {', '.join(sorted(platforms))}: {reason}"))
+    if rest:
+        counted = "; ".join(
+            f"{p}: " + ", ".join(f"{n} {s}" for s, n in sorted(c.items())) for p, c in sorted(rest.items())
         )
-        for r in shown
-    ]
-    widths = [min(max(len(line[i]) for line in table), 60 if i < 5 else 160) for i in range(len(headers))]
-    lines = [
-        "  ".join(cell.ljust(widths[i])[: max(widths[i], 1)] if i < 5 else cell for i, cell in enumerate(line)).rstrip()
-        for line in table
-    ]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    if len(notable) > len(shown):
-        lines.append(f"... and {len(notable) - len(shown)} more rows: see the Creatives page")
-    return "\n".join([*lines, "", report.table])
+        lines += ["", *_wrapped(f"also, as counts: {counted}")]
+    return "\n".join(lines)
 
 
 def raise_for_report(report: Report | Mapping[str, Any]) -> None:

@@ -22,6 +22,8 @@ class State(StrEnum):
     READY = "ready"
     #: the platform said no (content policy, review).
     REJECTED = "rejected"
+    #: sent, but the platform never put it up for approval (MediaMath's approval stayed "N/A" too long).
+    NOT_SUBMITTED = "not_submitted"
     ARCHIVED = "archived"
     #: refused by the platform's local rules (or its API's own validation): never sent.
     REFUSED = "refused"

@@ -66,12 +66,22 @@ def swagger_ui_static() -> Path:
 
 
 # ---------------------------------------------------------------------------- API models
+class RefusedName(BaseModel):
+    """One file name the platform's local rules refuse."""
+
+    key: str
+    reason: str | None = None
+    rule: str | None = None
+
+
 class Cell(BaseModel):
     """What one creative is on one platform account."""
 
     platform: str
     account: str
-    state: str = Field(description="sending | pending | processing | ready | rejected | refused | failed | archived")
+    state: str = Field(
+        description="sending | pending | processing | ready | rejected | not_submitted | refused | failed | archived"
+    )
     raw_state: str | None = Field(None, description="the platform's own state")
     remote_id: str | None = None
     version: str | None = None
@@ -90,6 +100,11 @@ class Cell(BaseModel):
         None,
         description="what the last creative_check found differing: kind (missing | state_changed | "
         "content_differs), detail, checked_at, run_id",
+    )
+    refused_names: list[RefusedName] = Field(
+        default_factory=list,
+        description="each file name of this content the platform's rules refuse, with its reason (a verdict can "
+        "depend on the name: its extension, its characters)",
     )
 
 
@@ -187,6 +202,9 @@ class Run(BaseModel):
     outcome: str | None = Field(None, description="success | failed | dry_run | running")
     bytes_sent: int
     failures: list[str]
+    warnings: list[str] = Field(
+        default_factory=list, description="what the run must say even when green: no file matched, unreadable files"
+    )
     platforms: dict[str, RunPlatformCounts]
 
 

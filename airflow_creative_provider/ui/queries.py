@@ -35,6 +35,7 @@ from airflow_creative_provider.sync.ledger import (
     drift_table,
     files_table,
     history_table,
+    refusals_table,
     run_counts_table,
     runs_table,
 )
@@ -42,7 +43,17 @@ from airflow_creative_provider.sync.states import State
 
 #: ledger states the page can filter by (``refused``: refused by the platform's rules).
 REFUSED = State.REFUSED
-STATES: tuple[str, ...] = (READY, PROCESSING, PENDING, SENDING, FAILED, REJECTED, REFUSED, ARCHIVED)
+STATES: tuple[str, ...] = (
+    READY,
+    PROCESSING,
+    PENDING,
+    SENDING,
+    FAILED,
+    REJECTED,
+    State.NOT_SUBMITTED,
+    REFUSED,
+    ARCHIVED,
+)
 SORTS: tuple[str, ...] = ("name", "first_seen", "last_change")
 MAX_LIMIT = 500
 
@@ -144,19 +155,38 @@ def _grouped(flt: AssetFilter) -> Any:
         cond = [a.c.state == flt.state]
         if flt.platforms:
             cond.append(a.c.platform.in_(flt.platforms))
-        query = query.where(u.c.sha256.in_(select(a.c.sha256).where(and_(*cond))))
+        wanted: Any = select(a.c.sha256).where(and_(*cond))
+        if flt.state == REFUSED:
+            r = refused_now()
+            local = select(r.c.sha256)
+            if flt.platforms:
+                local = local.where(r.c.platform.in_(flt.platforms))
+            wanted = union(wanted, local)
+        query = query.where(u.c.sha256.in_(wanted))
     if flt.run_id:
         query = query.where(u.c.sha256.in_(run_contents(flt.run_id)))
     return query
 
 
+def refused_now() -> Any:
+    """The refusals by local rules of files still in their source with the same content (a subquery)."""
+    r, f = refusals_table, files_table
+    return (
+        select(r.c.sha256, r.c.platform, r.c.account, r.c.file_key, r.c.rule, r.c.reason, r.c.run_id)
+        .join(f, and_(f.c.source == r.c.source, f.c.file_key == r.c.file_key, f.c.sha256 == r.c.sha256))
+        .subquery("refused_now")
+    )
+
+
 def columns(conn: Connection, platforms: Sequence[str] = ()) -> list[Column]:
     """The platform accounts in the ledger (the asked-for platforms even when empty)."""
-    a = assets_table
+    a, r = assets_table, refusals_table
     rows = conn.execute(
         select(a.c.platform, a.c.account, func.count().label("n")).group_by(a.c.platform, a.c.account)
     ).all()
     found: dict[tuple[str, str], int] = {(r.platform, r.account): r.n for r in rows}
+    for row in conn.execute(select(r.c.platform, r.c.account).distinct()).all():
+        found.setdefault((row.platform, row.account), 0)
     wanted = set(platforms)
     result = [
         Column(platform, account, display_name(platform), n)
@@ -199,9 +229,11 @@ def list_assets(ledger: Ledger, flt: AssetFilter) -> AssetPage:
             for r in conn.execute(select(assets_table).where(assets_table.c.sha256.in_(shas))).mappings():
                 assets.setdefault(r["sha256"], []).append(r)
             drift = conn.execute(select(drift_table).where(drift_table.c.sha256.in_(shas))).mappings().all()
+        refusals = _refusals(conn, shas)
     rows = [_row(r, files.get(r["sha256"], []), assets.get(r["sha256"], []), cols) for r in page]
     if shas:
         _drift_badges(rows, drift)
+    _stored_refusals(rows, cols, refusals)
     _local_verdicts(rows, cols)
     return AssetPage(total=total, offset=offset, limit=limit, columns=cols, rows=rows)
 
@@ -257,6 +289,48 @@ def _drift_badges(rows: Sequence[dict[str, Any]], drift: Sequence[Mapping[str, A
             seen = found.get((row["sha256"], cell["platform"], cell["account"], cell["remote_id"]))
             if seen is not None:
                 cell["drift"] = {k: seen[k] for k in ("kind", "detail", "checked_at", "run_id")}
+
+
+def _refusals(conn: Connection, shas: Sequence[str]) -> dict[str, list[Mapping[str, Any]]]:
+    """sha256 -> its current refusals by local rules (every name x platform account)."""
+    found: dict[str, list[Mapping[str, Any]]] = {}
+    if shas:
+        r = refused_now()
+        query = select(r).where(r.c.sha256.in_(list(shas))).order_by(r.c.file_key)
+        for row in conn.execute(query).mappings():
+            found.setdefault(row["sha256"], []).append(row)
+    return found
+
+
+def _stored_refusals(
+    rows: Sequence[dict[str, Any]], cols: Sequence[Column], refusals: Mapping[str, Sequence[Mapping[str, Any]]]
+) -> None:
+    """Put the recorded refusals in the cells, per file name: a cell without a record shows ``refused``
+    with every refused name and its reason; a sent cell lists the names refused besides (``refused_names``)."""
+    for row in rows:
+        by_column: dict[str, list[Mapping[str, Any]]] = {}
+        for refusal in refusals.get(row["sha256"], []):
+            by_column.setdefault(f"{refusal['platform']}:{refusal['account']}", []).append(refusal)
+        for col in cols:
+            found = by_column.get(col.key)
+            if not found:
+                continue
+            names = [{"key": r["file_key"], "reason": r["reason"], "rule": r["rule"]} for r in found]
+            cell = row["cells"].get(col.key)
+            if cell is None:
+                several = len({n["key"] for n in names}) > 1
+                row["cells"][col.key] = {
+                    "platform": col.platform,
+                    "account": col.account,
+                    "state": REFUSED,
+                    "local": True,
+                    "reason": "; ".join(f"{n['key']}: {n['reason']}" for n in names) if several else names[0]["reason"],
+                    "rule": names[0]["rule"],
+                    "refused_names": names,
+                    "run_id": found[0]["run_id"],
+                }
+            else:
+                cell["refused_names"] = names
 
 
 def _local_verdicts(rows: Sequence[dict[str, Any]], cols: Sequence[Column]) -> None:
@@ -462,6 +536,7 @@ def _run(row: Mapping[str, Any], submitted: Mapping[str, Mapping[str, int]]) -> 
         "outcome": row["outcome"] or ("running" if row["finished_at"] is None else None),
         "bytes_sent": bytes_sent,
         "failures": list(summary.get("failures") or [])[:20],
+        "warnings": list(summary.get("warnings") or [])[:20],
         "platforms": per_platform,
     }
 
@@ -541,7 +616,9 @@ def creative_detail(ledger: Ledger, sha256: str) -> tuple[list[Column], dict[str
             .all()
         )
         assets = conn.execute(select(assets_table).where(assets_table.c.sha256 == sha256)).mappings().all()
+        refusals = _refusals(conn, [sha256])
     row = _row(group, files, assets, cols)
+    _stored_refusals([row], cols, refusals)
     _local_verdicts([row], cols)
     return cols, row
 

@@ -452,3 +452,127 @@ def test_wrong_connections_are_refused_before_the_run(sync_env, connections: dic
         _run({"source": str(source), "connections": connections})
     assert named in str(refused.value)
     assert sandbox.journal() == []
+
+
+# ----------------------------------------------------------------------------- what a person sees (issue 15)
+def _error_lines(text: str) -> list[str]:
+    """Log lines at error level, or that say an event or XCom went missing."""
+    return [
+        line
+        for line in text.splitlines()
+        if "[error" in line.lower()
+        or " ERROR " in line
+        or "cannot create asset event" in line
+        or "XCom not found" in line
+    ]
+
+
+def test_a_green_run_logs_no_error_line_and_its_asset_events_reach_airflow(sync_env, capfd, caplog) -> None:
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+
+    sandbox, source = sync_env
+    run, report = _run({"source": str(source), "platforms": ["topsort", "delta_projects"]})
+    assert run.state == "success", run.task_states
+    captured = capfd.readouterr()
+    assert _error_lines("\n".join([caplog.text, captured.out, captured.err])) == []
+    with create_session() as session:
+        events = (
+            session.query(AssetModel.uri, AssetEvent.extra)
+            .join(AssetEvent, AssetEvent.asset_id == AssetModel.id)
+            .filter(AssetModel.uri.like("creative://%"))
+            .all()
+        )
+    # Airflow normalises an URI without a path to end with "/"
+    by_uri = {uri.rstrip("/"): extra for uri, extra in events if (extra or {}).get("run_id") == run.run_id}
+    assert set(by_uri) == {"creative://topsort", "creative://delta_projects"}
+    assert all(extra["ready"] > 0 and extra["account"] and extra["run_id"] == run.run_id for extra in by_uri.values())
+
+
+def test_an_include_matching_no_file_is_said_loudly_and_fails_a_strict_run(sync_env) -> None:
+    from airflow_creative_provider.sync.ledger import Ledger
+
+    sandbox, source = sync_env
+    run, report = _run({"source": str(source), "platforms": ["delta_projects"], "include": "nothing/**"})
+    assert run.state == "success"
+    warning = report["warnings"][0]
+    assert warning.startswith("0 of ") and "match include 'nothing/**'" in warning
+    assert f"WARNING: {warning}" in report["table"]
+    stored = Ledger().run(run.run_id)
+    assert stored and warning in stored["summary"]["warnings"]
+
+    run, report = _run(
+        {"source": str(source), "platforms": ["delta_projects"], "include": "nothing/**", "strict": True}
+    )
+    assert run.state == "failed" and run.task_states["report"] == "failed"
+    assert any("match include 'nothing/**'" in f for f in report["failures"])
+    assert sandbox.journal(platform="delta_projects") == [] or not _creates(sandbox, "delta_projects")
+
+
+def test_unreadable_files_are_in_the_report_and_fail_a_strict_run(sync_env) -> None:
+    sandbox, source = sync_env
+    locked = source / "logos" / "locked.png"
+    shutil.copy(source / "logos" / "app_icon_100x100.png", locked)
+    locked.chmod(0)
+    (source / "banners" / "gone.png").symlink_to(source / "no_such_file.png")
+    if os.access(locked, os.R_OK):  # root reads everything: the broken link remains
+        locked.unlink()
+    try:
+        run, report = _run({"source": str(source), "platforms": ["delta_projects"]})
+        assert run.state == "success", run.task_states
+        skipped = [w for w in report["warnings"] if w.startswith("skipped, cannot be read")]
+        assert any("banners/gone.png" in w for w in skipped), report["warnings"]
+        assert "banners/gone.png" in report["table"]
+        assert _creates(sandbox, "delta_projects"), "the rest was sent"
+
+        run, report = _run({"source": str(source), "platforms": ["delta_projects"], "strict": True})
+        assert run.state == "failed"
+        assert any("banners/gone.png" in f for f in report["failures"])
+    finally:
+        if locked.exists():
+            locked.chmod(0o644)
+
+
+def test_a_run_that_cannot_start_is_recorded_with_its_error(sync_env, tmp_path: Path) -> None:
+    from airflow_creative_provider.sync.ledger import Ledger
+    from airflow_creative_provider.ui.queries import list_runs
+
+    run, _ = _run({"source": str(tmp_path / "nowhere"), "platforms": ["delta_projects"]})
+    assert run.state == "failed"
+    total, runs = list_runs(Ledger())
+    mine = next(r for r in runs if r["run_id"] == run.run_id)
+    assert mine["outcome"] == "failed" and "nowhere" in mine["failures"][0] and "does not exist" in mine["failures"][0]
+
+
+def test_the_report_table_leads_with_a_summary_and_stays_narrow(sync_env) -> None:
+    sandbox, source = sync_env
+    run, report = _run({"source": str(source), "platforms": list(PLATFORMS)})
+    from airflow_creative_provider.sync.ledger import Ledger
+    from airflow_creative_provider.sync.payloads import PlanSummary
+    from airflow_creative_provider.sync.report import build_report, format_table, report_rows
+
+    ledger = Ledger()
+    stored = ledger.run(run.run_id)
+    assert stored is not None
+    rows = report_rows(run.run_id, ledger=ledger)
+    plan = PlanSummary.from_json({**stored["summary"], "batches": []})
+    table = format_table(build_report(plan, rows=rows, ledger=ledger), rows)
+    lines = table.splitlines()
+    assert max(len(line) for line in lines) <= 160
+    assert lines[1].startswith("platform") and "ready" in lines[1]
+    assert "changed (" in table and "refused by the platforms' rules (" in table
+    # every refusal's reason is there whole, wrapped rather than cut
+    refusal = next(r for r in rows if r.state == "refused")
+    assert " ".join(refusal.reason.split())[-150:] in " ".join(table.split())
+
+    run, report = _run({"source": str(source), "platforms": list(PLATFORMS)})
+    rows = report_rows(run.run_id, ledger=ledger)
+    table = format_table(Report_from(report), rows)
+    assert table == report["table"]  # the unchanged rerun: its summary only
+    assert "refused" in table.splitlines()[1]
+
+
+def Report_from(data: dict[str, Any]) -> Any:
+    from airflow_creative_provider.sync.payloads import Report
+
+    return Report.from_json(data)

@@ -120,7 +120,7 @@ def test_cold_sync_then_noop_rerun(fake: type[FakeHook], folder: Path, ledger: L
     assert s.report.counts == {"topsort": {"ready": 4, "refused": 2}}
     assert s.report.bytes_sent == sum((folder / k).stat().st_size for k in ("a.png", "b.png", "sub/c.png"))
     (event,) = s.report.asset_events
-    assert event.uri == "creative://topsort/acct-topsort_default"
+    assert event.uri == "creative://topsort" and event.extra["account"] == "acct-topsort_default"
     assert event.extra["ready"] == 3 and sorted(event.extra["remote_ids"]) == sorted(fake.assets)
     assert "a.png" in s.table and "refused" in s.table
     stored = ledger.run("run-1")

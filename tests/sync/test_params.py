@@ -56,4 +56,7 @@ def test_an_unknown_connection_key_is_refused_before_anything_is_listed(tmp_path
     ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
     with pytest.raises(ParamsError, match="amazon-ads"):
         plan_run({"source": str(tmp_path / "nowhere"), "connections": {"amazon-ads": "x"}}, run_id="r", ledger=ledger)
-    assert ledger.run("r") is None
+    # nothing planned; the run is on the Sync runs tab with its error (issue 15, item 5)
+    stored = ledger.run("r")
+    assert stored and stored["outcome"] == "failed" and "amazon-ads" in stored["summary"]["error"]
+    assert ledger.run_items("r") == []

@@ -4,7 +4,9 @@
 platforms of the sandbox with the engine's own functions (``plan_run`` -> ``submit_batch`` ->
 ``wait_targets`` -> ``record_statuses`` -> ``build_report``), as the ``creative_sync`` DAG does,
 twice: run ``ui-1`` sends everything (Topsort is made to reject ``summer_sale*``), run ``ui-2``
-finds nothing new. ``auth_headers`` is a real JWT of Airflow's auth manager.
+finds nothing new; then run ``ui-3`` syncs only ``logos/**`` (a narrow include), ``ui-4`` an
+include that matches no file, and ``ui-5`` cannot start (its source does not exist).
+``auth_headers`` is a real JWT of Airflow's auth manager.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples" / "creatives"
 REJECTED_NAME = "summer_sale_1200x628.jpg"
 REJECTION = "the banner text covers more than 20% of the image"
+NARROW_INCLUDE = "logos/**"
+NO_MATCH_INCLUDE = "nothing/**"
 
 
 @dataclass
@@ -47,14 +51,14 @@ class SyncedLedger:
         return Ledger(self.url)
 
 
-def sync(folder: Path, ledger: Ledger, run_id: str) -> dict[str, Any]:
+def sync(folder: Path, ledger: Ledger, run_id: str, **params: Any) -> dict[str, Any]:
     """One sync of ``folder`` to every platform, waiting by polling each hook (the DAG's flow).
 
     Returns the report's XCom value with ``rows``: every row the run stored in the ledger.
     """
     from airflow_creative_provider.hooks import hook_class
 
-    plan = plan_run({"source": str(folder), "platforms": list(PLATFORMS)}, run_id=run_id, ledger=ledger)
+    plan = plan_run({"source": str(folder), "platforms": list(PLATFORMS), **params}, run_id=run_id, ledger=ledger)
     submits = [submit_batch(batch, ledger=ledger) for batch in plan.batches if not batch.error]
     waits = []
     for submitted in submits:
@@ -91,6 +95,10 @@ def synced_ledger(creative_sandbox: Any, tmp_path_factory: pytest.TempPathFactor
             mp.setenv(name, value)
         ledger = Ledger(url)
         reports = {run_id: sync(folder, ledger, run_id) for run_id in ("ui-1", "ui-2")}
+        reports["ui-3"] = sync(folder, ledger, "ui-3", include=NARROW_INCLUDE)
+        reports["ui-4"] = sync(folder, ledger, "ui-4", include=NO_MATCH_INCLUDE)
+        with pytest.raises(Exception, match="does not exist"):
+            sync(root / "nowhere", ledger, "ui-5")
     creative_sandbox.reset()
     yield SyncedLedger(url=url, folder=folder, reports=reports, env=env)
 

@@ -183,8 +183,8 @@ def test_ten_thousand_creatives_are_paged_by_the_database(tmp_path: Path, auth_h
 # ----------------------------------------------------------------------------- runs
 def test_run_history_counts_per_platform(client: TestClient, synced_ledger: SyncedLedger) -> None:
     data = client.get("/api/runs").json()
-    assert [r["run_id"] for r in data["items"]] == ["ui-2", "ui-1"] and data["total"] == 2
-    first, second = data["items"][1], data["items"][0]
+    assert [r["run_id"] for r in data["items"]] == ["ui-5", "ui-4", "ui-3", "ui-2", "ui-1"] and data["total"] == 5
+    first, second = data["items"][4], data["items"][3]
     report = synced_ledger.reports["ui-1"]
     assert first["outcome"] == "failed" and second["outcome"] == "success"
     assert first["bytes_sent"] == report["bytes_sent"] > 0 and second["bytes_sent"] == 0
@@ -201,7 +201,7 @@ def test_run_history_counts_per_platform(client: TestClient, synced_ledger: Sync
     assert first["platforms"]["topsort"]["rejected"] == 1
     assert sum(p["bytes_sent"] for p in first["platforms"].values()) == report["bytes_sent"]
     assert any(REJECTED_NAME in f for f in first["failures"])
-    paged = client.get("/api/runs", params={"limit": 1, "offset": 1}).json()
+    paged = client.get("/api/runs", params={"limit": 1, "offset": 4}).json()
     assert [r["run_id"] for r in paged["items"]] == ["ui-1"]
 
 
@@ -214,6 +214,8 @@ def test_pages_render_the_matrix_and_history(client: TestClient) -> None:
     assert 'class="badge s-rejected"' in html
     assert 'href="/dags/creative_sync/runs/ui-1"' in html
     assert '<option value="rejected" selected>' in html
+    assert '<option value="not_submitted" >' in html  # MediaMath's approval left at "N/A" too long
+    assert client.get("/api/assets", params={"state": "not_submitted"}).status_code == 200
     full = client.get("/").text
     assert full.count('<tr data-sha256="') == assets(client)["total"]
     for label in ("Topsort", "Amazon Ads", "MediaMath", "MediaPocket", "Delta Projects"):
@@ -392,3 +394,34 @@ def test_tasks_of_the_sync_dag_link_to_the_creatives_of_their_run() -> None:
         query = "?run=scheduled__2026-01-01T00%3A00%3A00%2B00%3A00"
         assert url == (f"/plugin/creatives/creative-sync/{query}" if expected else "")
     assert link.get_link(None, ti_key=TaskInstanceKey("other_dag", "report", run, 1)) == ""  # type: ignore[arg-type]
+
+
+def test_a_refusal_stays_until_a_plan_of_its_file_and_platform_decides_again(tmp_path: Path) -> None:
+    from airflow_creative_provider.sync.source import IndexEntry
+    from airflow_creative_provider.ui.queries import AssetFilter, list_assets
+
+    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
+    sha = "a" * 64
+    entry = IndexEntry(10, 1.0, sha, {"mimetype": "text/plain"})
+    ledger.update_file_index("/src", {"brief.txt": entry}, complete=True, previous={})
+    refusal = {"file_key": "brief.txt", "sha256": sha, "rule": "type", "reason": "brief.txt: not an image (type)"}
+    ledger.replace_refusals(
+        "/src",
+        ["brief.txt"],
+        [("topsort", "t1"), ("delta_projects", "d1")],
+        [
+            {**refusal, "platform": "topsort", "account": "t1"},
+            {**refusal, "platform": "delta_projects", "account": "d1"},
+        ],
+    )
+
+    def refused_on(platform: str) -> int:
+        return list_assets(ledger, AssetFilter(platforms=(platform,), state="refused")).total
+
+    assert refused_on("topsort") == refused_on("delta_projects") == 1
+    # a later run of Delta Projects alone does not forget Topsort's refusal
+    ledger.replace_refusals("/src", ["brief.txt"], [("delta_projects", "d1")], [])
+    assert (refused_on("topsort"), refused_on("delta_projects")) == (1, 0)
+    # a file gone from the source (or changed) is refused no more
+    ledger.update_file_index("/src", {}, complete=True, previous={"brief.txt": entry}, present=[])
+    assert refused_on("topsort") == 0

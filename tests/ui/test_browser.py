@@ -357,3 +357,45 @@ def test_a_creative_page_shows_each_platform_history_and_remote_ids_link_to_the_
     shot(page, "creative-detail.png")
     topsort.locator(".now a.sent-by").click()
     page.wait_for_url("**/dags/creative_sync/runs/ui-1")
+
+
+def test_the_refused_filter_finds_every_refusal_per_name_after_a_narrow_include_run(page: Any) -> None:
+    page.goto("/creative-sync/?per_page=500")
+    matrix = page.locator("#matrix")
+    matrix.wait_for()
+    # ui-3 synced only logos/**: every other file is still in the source, still ready where it was sent
+    assert page.locator(".tag", has_text="no longer in the source").count() == 0
+    arrivals = matrix.locator("tbody tr", has_text="new_arrivals_1080x1080.png")
+    assert arrivals.locator('td[data-platform="delta_projects"] .badge').inner_text() == "ready"
+    brief = matrix.locator("tbody tr", has_text="campaign_brief.txt")
+    assert brief.count() == 1  # refused everywhere, never sent: still listed
+
+    page.get_by_label("State").select_option("refused")
+    page.get_by_role("button", name="Apply").click()
+    page.wait_for_url("**state=refused**")
+    summary = page.locator("#summary").inner_text()
+    shown = int(re.search(r"([\d,]+) creatives? match", summary).group(1).replace(",", ""))
+    api = page.request.get("/creative-sync/api/assets?state=refused&limit=500").json()
+    assert shown == api["total"] > 0
+    keys = {n for item in api["items"] for n in (item["key"], *item["other_names"])}
+    assert {"bad/campaign_brief.txt", "bad/text_named_as.jpg", "bad/media_kit.pdf"} <= keys
+    # the same content under two names: each name's own refusal is shown
+    brief = page.locator("#matrix tbody tr", has_text="campaign_brief.txt")
+    cell = brief.locator('td[data-platform="topsort"]')
+    assert cell.locator(".badge").inner_text() == "refused"
+    names = cell.locator(".refused-name").all_inner_texts()
+    assert any("bad/campaign_brief.txt" in n for n in names) and any("bad/text_named_as.jpg" in n for n in names)
+    shot(page, "creatives-refused.png")
+
+
+def test_the_sync_runs_tab_shows_a_run_that_matched_nothing_and_one_that_could_not_start(page: Any) -> None:
+    page.goto("/creative-sync/runs")
+    table = page.locator("#runs")
+    table.wait_for()
+    nothing = table.locator('tr[data-run-id="ui-4"]')
+    assert "0 of " in nothing.locator(".warning").inner_text()
+    assert "match include 'nothing/**'" in nothing.locator(".warning").inner_text()
+    failed = table.locator('tr[data-run-id="ui-5"]')
+    assert failed.locator(".outcome").inner_text() == "failed"
+    assert "does not exist" in failed.locator(".failures").inner_text()
+    shot(page, "creatives-runs-warnings.png")

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import importlib.util
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
 
-from .conftest import REPO
+import pytest
+
+from .conftest import REJECTED_NAME, REPO, SyncedLedger
 
 
 def demo_module() -> ModuleType:
@@ -42,3 +45,33 @@ def test_the_readme_says_what_the_ui_demo_does() -> None:
     readme = (REPO / "README.md").read_text()
     assert "scripts/demo --ui" in readme
     assert "http://localhost:8080" in readme and "admin / admin" in readme and "**paused**" in readme
+
+
+def test_the_demo_prints_each_run_table_once_and_the_unchanged_rerun_its_summary(
+    synced_ledger: SyncedLedger, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    demo = demo_module()
+    with (
+        sqlite3.connect(synced_ledger.url.removeprefix("sqlite:///")) as src,
+        sqlite3.connect(tmp_path / "creative_ledger.db") as dst,
+    ):
+        src.backup(dst)
+    first = {k: v for k, v in synced_ledger.reports["ui-1"].items() if k != "rows"}
+    demo.print_report(first, tmp_path)
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert max(len(line) for line in lines) <= 160
+    assert lines[1].startswith("platform") and "ready" in lines[1]  # the per-platform summary leads
+    assert out.count("changed (") == 1 and out.count("FAILED:") == 1
+    # the rejection once as the run's problem and once as its row under "failed", the reason whole
+    reason = next(
+        r["reason"]
+        for r in synced_ledger.reports["ui-1"]["rows"]
+        if r["platform"] == "topsort" and r["state"] == "rejected"
+    )
+    assert " ".join(out.split()).count(" ".join(reason.split())) == 2
+    assert f"banners/{REJECTED_NAME}  topsort: rejected" in out
+    second = {k: v for k, v in synced_ledger.reports["ui-2"].items() if k != "rows"}
+    demo.print_report(second, tmp_path)
+    out = capsys.readouterr().out
+    assert "changed (" not in out and "failed (" not in out and out.startswith(second["table"])
