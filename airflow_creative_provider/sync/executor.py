@@ -15,9 +15,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from airflow_creative_provider.creative import Creative
@@ -111,6 +112,63 @@ class _Heartbeat:
         self._thread.join(timeout=5)
 
 
+#: task instance states in which a submit task may still hold claims.
+_LIVE_TASK_STATES = frozenset({"running", "queued", "scheduled", "restarting", "deferred", "none", ""})
+#: dag run states of a run whose tasks may still hold claims.
+_LIVE_RUN_STATES = frozenset({"running", "queued"})
+
+HolderAlive = Callable[[str], "bool | None"]
+
+
+def airflow_run_liveness() -> HolderAlive | None:
+    """Inside an Airflow task: ``holder_alive(run_id)`` for the claims of another run of this DAG.
+
+    ``False`` when Airflow knows the run can no longer be sending: the dag run is not
+    running, or none of its ``submit`` task instances is (they failed, were killed, or wait
+    for a retry); ``True`` while one is; ``None`` when Airflow does not know the run (another
+    DAG, a script): its claims then wait for the heartbeat timeout. Outside a task: ``None``.
+    """
+    try:
+        from airflow.sdk import get_current_context
+
+        context = get_current_context()
+        ti = context["ti"]
+        dag_id, own_run, task_id = ti.dag_id, ti.run_id, ti.task_id
+    except Exception:  # noqa: BLE001 - not in a task: the heartbeat timeout alone decides
+        return None
+    known: dict[str, bool | None] = {}
+    lock = threading.Lock()
+
+    def alive(run_id: str) -> bool | None:
+        if run_id == own_run:
+            return True
+        with lock:
+            if run_id in known:
+                return known[run_id]
+        try:
+            state = ti.get_dagrun_state(dag_id, run_id)
+            run_state = str(getattr(state, "value", state))
+        except Exception:  # noqa: BLE001 - unknown to Airflow (or it cannot answer): the heartbeat decides
+            answer: bool | None = None
+        else:
+            if run_state.lower() not in _LIVE_RUN_STATES:
+                answer = False
+            else:
+                try:
+                    states = ti.get_task_states(dag_id, run_ids=[run_id], task_ids=[task_id]).get(run_id) or {}
+                except Exception:  # noqa: BLE001
+                    answer = None
+                else:
+                    answer = not states or any(
+                        str(getattr(s, "value", s) or "none").lower() in _LIVE_TASK_STATES for s in states.values()
+                    )
+        with lock:
+            known[run_id] = answer
+        return answer
+
+    return alive
+
+
 def upload_concurrency(hook: Any, requested: int | None = None) -> int:
     """Parallel uploads for one platform: the request (or the hook's ``upload_concurrency``,
     else 8), never more than the calls its limit allows per window (the connection's
@@ -151,12 +209,35 @@ class _Outcome:
 class _Batch:
     """One submit task's context: the hook, the ledger and where outcomes go."""
 
-    def __init__(self, ref: BatchRef, hook: CreativePlatformHook, account: str, ledger: Ledger, source: str | None):
+    def __init__(
+        self,
+        ref: BatchRef,
+        hook: CreativePlatformHook,
+        account: str,
+        ledger: Ledger,
+        source: str | None,
+        holder_alive: HolderAlive | None = None,
+    ):
         self.ref = ref
         self.hook = hook
         self.account = account
         self.ledger = ledger
         self.source = source
+        self.holder_alive = holder_alive
+
+    def held_reason(self, sha256: str) -> str:
+        """Why this run leaves a content to the run holding its claim (and until when, if it may be dead)."""
+        info = self.ledger.claim_info(sha256, self.platform, self.account)
+        if info is None:
+            return "being sent by another run"
+        holder, beat = info
+        if self.holder_alive is not None and self.holder_alive(holder):
+            return f"being sent by run {holder} (Airflow says it is still running)"
+        until = datetime.fromtimestamp(beat + self.ledger.stale_after, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        return (
+            f"being sent by run {holder}, which Airflow cannot vouch for; waiting for its claim's heartbeat "
+            f"timeout ({self.ledger.stale_after:.0f} s, at {until}), after which the next run sends it"
+        )
 
     @property
     def platform(self) -> str:
@@ -192,10 +273,10 @@ class _Batch:
             return _Outcome(item["seq"], creative.key, state=state, **values)
 
         try:
-            if not ledger.claim(sha256, platform, account, run_id):
-                holder = ledger.claim_holder(sha256, platform, account)
-                log.info("%s: %s is being sent by run %s; leaving it to that run", platform, creative.key, holder)
-                return outcome(State.SENDING, reason=f"being sent by run {holder}")
+            if not ledger.claim(sha256, platform, account, run_id, holder_alive=self.holder_alive):
+                why = self.held_reason(sha256)
+                log.info("%s: %s is %s; leaving it to that run", platform, creative.key, why)
+                return outcome(State.SENDING, reason=why)
         except Exception as exc:  # noqa: BLE001 - the ledger is unreachable for this asset: isolate it
             return outcome(State.FAILED, reason=f"ledger error before sending: {self.safe_message(exc)}")
         try:
@@ -356,6 +437,7 @@ def submit_batch(
     hooks: HookRegistry | None = None,
     hook: CreativePlatformHook | None = None,
     concurrency: int | None = None,
+    holder_alive: HolderAlive | None = None,
 ) -> BatchResult:
     """Do one batch's work on one platform: uploads, one status poll, archives.
 
@@ -370,6 +452,8 @@ def submit_batch(
     :param hooks: platform name -> hook class; the package's registry by default.
     :param hook: an already built hook; built from the batch's connection otherwise.
     :param concurrency: parallel uploads; defaults to the batch's or the hook's setting.
+    :param holder_alive: whether the run holding a claim may still be sending (``False``: take
+        its claims over now); inside an Airflow task, Airflow's view (``airflow_run_liveness``).
     :raises PlatformConfigError: the platform cannot be used, or its connection now points at
         another account than the plan's.
     """
@@ -388,7 +472,9 @@ def submit_batch(
         )
     items = ledger.run_items(ref.run_id, platform=ref.platform, batch=ref.index)
     stored = ledger.run(ref.run_id) or {}
-    batch = _Batch(ref, hook, account, ledger, stored.get("source"))
+    if holder_alive is None:
+        holder_alive = airflow_run_liveness()
+    batch = _Batch(ref, hook, account, ledger, stored.get("source"), holder_alive)
     uploads = [i for i in items if i["action"] == Action.UPLOAD]
     polls = [i for i in items if i["action"] == Action.POLL]
     archives = [i for i in items if i["action"] == Action.ARCHIVE]
