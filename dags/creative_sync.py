@@ -159,6 +159,14 @@ with DAG(
             "this many new creatives. **0: never ask**; the form raises a negative number to 0.",
             section="Advanced",
         ),
+        "follow_outside_links": Param(
+            False,
+            type="boolean",
+            title="Follow links outside the source",
+            description="Also send the files that symbolic links in the source folder point to elsewhere on the "
+            "worker (by default such links are skipped and counted as link_outside).",
+            section="Advanced",
+        ),
         "min_age_seconds": Param(
             0,
             type="integer",

@@ -835,11 +835,31 @@ class CreativePlatformHook(BaseHook):
         raise AssertionError("unreachable")  # pragma: no cover
 
     # ----------------------------------------------------------------- platform surface
+    @property
+    def connection_rules(self) -> PlatformRules:
+        """``rules`` with this connection's extra ``max_file_bytes``: it raises or lowers a size
+        limit that is this project's guard, and can only lower one the platform documents."""
+        raw = self.extras.get("max_file_bytes")
+        if raw in (None, ""):
+            return self.rules
+        try:
+            limit = int(raw)
+        except (TypeError, ValueError):
+            limit = 0
+        if limit <= 0:
+            raise PlatformConfigError(
+                f"{self.hook_name}: extra 'max_file_bytes' of connection {self.conn_id!r} must be a positive "
+                f"number of bytes; got {raw!r}.",
+                platform=self.platform,
+            )
+        documented = self.rules.max_bytes if "max_bytes" not in self.rules.own_limits else None
+        return self.rules.with_(max_bytes=min(limit, documented) if documented else limit)
+
     def check_creative(self, creative: Creative, rules: PlatformRules | None = None) -> None:
         """Raise ``CreativeRefused`` when a local rule refuses the file (nothing is sent)."""
         from airflow_creative_provider.exceptions import CreativeRefused
 
-        refusals = (rules or self.rules).check(creative)
+        refusals = (rules or self.connection_rules).check(creative)
         if creative.content_warning and not refusals:
             self.log.warning("%s: %s", self.hook_name, creative.content_warning)
         if refusals:

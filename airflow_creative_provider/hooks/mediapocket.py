@@ -58,7 +58,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from airflow_creative_provider.creative import PlatformRules
+from airflow_creative_provider.creative import SIZE_GUARD_BYTES, SIZE_GUARD_HINT, PlatformRules
 from airflow_creative_provider.exceptions import (
     PlatformAuthError,
     PlatformConfigError,
@@ -104,6 +104,10 @@ MEDIAPOCKET_RULES = PlatformRules(
     platform="mediapocket",
     mimetypes=frozenset({"image/jpeg", "image/png", "image/gif", "image/webp", "video/mp4", "video/quicktime"}),
     type_hint="MediaPocket takes the creatives as images or videos.",
+    # MediaPocket documents no file size limit: the project's guard.
+    max_bytes=SIZE_GUARD_BYTES,
+    own_limits=frozenset({"max_bytes"}),
+    guard_hint=SIZE_GUARD_HINT,
 )
 
 
@@ -231,12 +235,8 @@ class MediaPocketHook(CreativePlatformHook):
 
     @property
     def effective_rules(self) -> PlatformRules:
-        """The rules, with the connection's optional ``max_file_bytes`` limit."""
-        limit = self.extra_field("max_file_bytes")
-        return self.rules.with_(max_bytes=int(limit)) if limit else self.rules
-
-    def check_creative(self, creative: Creative, rules: PlatformRules | None = None) -> None:
-        super().check_creative(creative, rules or self.effective_rules)
+        """The rules with the connection's ``max_file_bytes`` (``connection_rules``)."""
+        return self.connection_rules
 
     @staticmethod
     def path(*parts: str) -> str:
