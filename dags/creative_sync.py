@@ -33,6 +33,9 @@ log = logging.getLogger(__name__)
 PLATFORM_NAMES = list(PLATFORMS)
 #: seconds between status polls while waiting (deployment setting, not a run param).
 POLL_SECONDS = float(os.environ.get("CREATIVE_SYNC_POLL_SECONDS", "10"))
+#: longest a run waits for processing (deployment setting); the run's waits also end by its
+#: deadline, three quarters of the schedule's interval after it started (45 min of an hour).
+WAIT_SECONDS = float(os.environ.get("CREATIVE_SYNC_WAIT_SECONDS", 6 * 3600))
 READY_CREATIVES = AssetAlias("creative_sync_ready")
 
 DOC = """
@@ -247,7 +250,7 @@ with DAG(
     batches >> gate >> [approve, no_approval_needed]
     submitted = submit.expand(batch=batches)
     [approve, no_approval_needed] >> submitted
-    waited = CreativeSyncWaitOperator.partial(task_id="wait", deferrable=True, poll_interval=POLL_SECONDS).expand(
-        targets=submitted
-    )
+    waited = CreativeSyncWaitOperator.partial(
+        task_id="wait", deferrable=True, poll_interval=POLL_SECONDS, timeout=WAIT_SECONDS, fit_schedule=True
+    ).expand(targets=submitted)
     report(waited.output)

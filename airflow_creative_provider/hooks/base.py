@@ -190,13 +190,20 @@ class ApiCall:
         return self.data() if callable(self.data) else self.data
 
 
+#: ``raw_state`` of an ``AssetStatus.FAILED``: the platform's processing failed or stalled
+#: beyond its bound (a label of this project; the platform's own state is in ``details``).
+PROCESSING_FAILED = "processing_failed"
+
+
 @dataclass(frozen=True)
 class AssetStatus:
     """One poll of one remote asset, normalised across platforms.
 
     :param state: ``pending`` | ``processing`` | ``ready`` | ``rejected`` | ``not_submitted``
         (the platform holds the asset but nobody submitted it for approval: nothing to wait
-        for, and not a rejection).
+        for, and not a rejection) | ``failed`` (the platform's own processing failed or stalled,
+        e.g. MediaPocket could not fetch the media: not a rejection; the sync sends it again,
+        ``raw_state`` is ``PROCESSING_FAILED``).
     :param raw_state: the platform's own state name.
     :param reason: the platform's reason for a rejection, when it gives one.
     :param warnings: non-blocking findings (e.g. Amazon's failed spec checks).
@@ -214,8 +221,9 @@ class AssetStatus:
     READY: ClassVar[str] = "ready"
     REJECTED: ClassVar[str] = "rejected"
     NOT_SUBMITTED: ClassVar[str] = "not_submitted"
+    FAILED: ClassVar[str] = "failed"
     #: states a wait ends on.
-    TERMINAL: ClassVar[frozenset[str]] = frozenset({READY, REJECTED, NOT_SUBMITTED})
+    TERMINAL: ClassVar[frozenset[str]] = frozenset({READY, REJECTED, NOT_SUBMITTED, FAILED})
 
     @property
     def is_terminal(self) -> bool:
@@ -365,6 +373,9 @@ class CreativePlatformHook(BaseHook):
     secret_extras: ClassVar[tuple[str, ...]] = ()
     #: (calls, seconds) the platform tolerates; None for no client-side limit.
     rate_limit: ClassVar[tuple[int, float] | None] = None
+    #: how many times the sync sends a creative again whose processing failed on the platform
+    #: (``AssetStatus.FAILED``) before it only polls it and keeps reporting it failed.
+    processing_retries: ClassVar[int] = 3
     #: what to check when the platform answers 401 twice.
     auth_hint: ClassVar[str] = "the password (API key)"
     max_attempts: ClassVar[int] = 5

@@ -28,8 +28,8 @@ from airflow_creative_provider.exceptions import (
     PlatformError,
     PlatformRejected,
 )
-from airflow_creative_provider.hooks.base import CreativePlatformHook
-from airflow_creative_provider.sync.ledger import Ledger
+from airflow_creative_provider.hooks.base import PROCESSING_FAILED, CreativePlatformHook
+from airflow_creative_provider.sync.ledger import AssetRecord, Ledger
 from airflow_creative_provider.sync.payloads import BatchRef, BatchResult, HookRegistry, WaitResult, default_hooks
 from airflow_creative_provider.sync.states import TERMINAL_STATES, Action, State
 
@@ -295,6 +295,8 @@ class _Batch:
                         version=record.version,
                         reason=f"already sent by run {record.last_run_id}",
                     )
+            if record is not None and self.gave_up_on(record):
+                return self.poll_given_up(record, outcome)
             resume = bool(item.get("resume")) or bool(record is not None and record.needs_resume)
             ledger.record_intent(
                 sha256,
@@ -311,6 +313,8 @@ class _Batch:
             except Exception as exc:  # noqa: BLE001 - recorded per asset; never stops the others
                 return self._failed(creative, sha256, exc, outcome)
             reason = "; ".join(remote.warnings) if remote.warnings else None
+            if remote.state == State.FAILED:  # the platform's processing failed already: say why
+                reason = str((remote.details or {}).get("reason") or reason or "the platform's processing failed")
             ledger.record_sent(
                 sha256,
                 platform,
@@ -340,6 +344,43 @@ class _Batch:
                 ledger.release(sha256, platform, account, run_id)
             except Exception:  # noqa: BLE001 - a stale claim is taken over later
                 log.warning("Could not release the claim on %s", creative.key, exc_info=True)
+
+    def gave_up_on(self, record: AssetRecord) -> bool:
+        """The platform's processing of this asset failed on each of its bounded sends."""
+        retries = int(getattr(self.hook, "processing_retries", 3))
+        return (
+            record.state == State.FAILED
+            and record.raw_state == PROCESSING_FAILED
+            and bool(record.remote_id)
+            and record.attempts > retries
+        )
+
+    def poll_given_up(self, record: AssetRecord, outcome: Any) -> _Outcome:
+        """Not sent again: polled, so it is reported failed until it lands (or ready once it did)."""
+        remote_id = str(record.remote_id)
+        try:
+            status = self.hook.get_status([remote_id]).get(remote_id)
+        except Exception as exc:  # noqa: BLE001 - reported as it was
+            log.warning("%s: status poll of %s failed: %s", self.platform, remote_id, self.safe_message(exc))
+            status = None
+        if status is not None and status.state != State.FAILED:
+            self.ledger.record_status(
+                record.sha256,
+                self.platform,
+                self.account,
+                run_id=self.run_id,
+                state=status.state,
+                raw_state=status.raw_state,
+                reason=status.reason,
+            )
+            return outcome(status.state, action=Action.POLL, remote_id=remote_id, reason=status.reason)
+        reason = (
+            f"the platform failed to process asset {remote_id} after {record.attempts} sends; not sent again "
+            f"automatically (processing_retries={getattr(self.hook, 'processing_retries', 3)}), polled each run "
+            f"until it lands: {(status.reason if status else None) or record.reason}"
+        )
+        log.error("%s: %s", self.platform, reason)
+        return outcome(State.FAILED, action=Action.POLL, remote_id=remote_id, reason=reason)
 
     def _failed(self, creative: Creative, sha256: str, exc: BaseException, outcome: Any) -> _Outcome:
         """Record a failed create: refused by the API, rejected, or failed (resumed by the next run)."""
@@ -527,6 +568,39 @@ def submit_batch(
 
 
 # ---------------------------------------------------------------------------- wait
+#: share of the schedule's interval a run may spend waiting for processing: the next scheduled
+#: run (one active run at a time) must find it done, report included.
+WAIT_SHARE_OF_SCHEDULE = 0.75
+#: how long an unscheduled run's waits may take, from the run's start.
+DEFAULT_WAIT_SECONDS = 45 * 60.0
+
+
+def schedule_interval_seconds(timetable: Any, at: datetime) -> float | None:
+    """Seconds between two scheduled runs after ``at`` (cron or fixed-interval timetables); None otherwise."""
+    try:
+        delta = getattr(timetable, "_delta", None)
+        if delta is not None:
+            return float(delta.total_seconds())
+        get_next = timetable._get_next
+        first = get_next(at)
+        return float((get_next(first) - first).total_seconds())
+    except Exception:  # noqa: BLE001 - no regular schedule: the default budget applies
+        return None
+
+
+def wait_deadline(run_started_at: float, schedule_seconds: float | None, *, cap: float | None = None) -> float:
+    """Epoch seconds by which every wait of a run ends.
+
+    The run's start plus ``WAIT_SHARE_OF_SCHEDULE`` of its schedule's interval (45 min of an
+    hourly schedule), or ``DEFAULT_WAIT_SECONDS`` without one; at most ``cap`` seconds. What is
+    still processing then is reported as such and polled by the next run.
+    """
+    budget = schedule_seconds * WAIT_SHARE_OF_SCHEDULE if schedule_seconds else DEFAULT_WAIT_SECONDS
+    if cap is not None:
+        budget = min(budget, cap)
+    return run_started_at + max(0.0, budget)
+
+
 @dataclass(frozen=True)
 class WaitTargets:
     """What one wait polls for one batch: the remote ids still pending or processing (read from the ledger)."""
@@ -608,6 +682,8 @@ def record_statuses(
         if this_run:
             rejected += 1
             log.warning("%s: %s (%s) rejected: %s", targets.platform, key, remote_id, reason)
+        elif state == State.FAILED:  # the platform's processing failed: the next run sends it again
+            log.error("%s: %s (%s): %s", targets.platform, key, remote_id, reason)
         elif state != State.READY:
             pending += 1
     return WaitResult(
