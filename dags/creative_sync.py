@@ -51,6 +51,8 @@ platform: Topsort, Amazon Ads, MediaMath, MediaPocket and Delta Projects.
 * One failing file or platform never stops the others; the run fails at the end if any
   send failed or a platform rejected a creative.
 * Ready creatives update the Airflow Assets `creative://<platform>/<account>`.
+* Waiting for processing ends by the run's deadline (three quarters of the schedule's interval
+  after it started): what is still processing is reported so and polled by the next run.
 
 The **report** task's log holds the table of what changed and what failed (file × platform →
 state, remote id, reason); its XCom `report` holds the counts per platform, the problems and
