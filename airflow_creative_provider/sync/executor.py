@@ -112,8 +112,9 @@ class _Heartbeat:
         self._thread.join(timeout=5)
 
 
-#: task instance states in which a submit task may still hold claims.
-_LIVE_TASK_STATES = frozenset({"running", "queued", "scheduled", "restarting", "deferred", "none", ""})
+#: task instance states in which a submit task may be sending (one not started yet holds no
+#: claim, and a later try of a run takes its claims again or finds them taken: never twice).
+_LIVE_TASK_STATES = frozenset({"running", "restarting"})
 #: dag run states of a run whose tasks may still hold claims.
 _LIVE_RUN_STATES = frozenset({"running", "queued"})
 
@@ -124,9 +125,10 @@ def airflow_run_liveness() -> HolderAlive | None:
     """Inside an Airflow task: ``holder_alive(run_id)`` for the claims of another run of this DAG.
 
     ``False`` when Airflow knows the run can no longer be sending: the dag run is not
-    running, or none of its ``submit`` task instances is (they failed, were killed, or wait
-    for a retry); ``True`` while one is; ``None`` when Airflow does not know the run (another
-    DAG, a script): its claims then wait for the heartbeat timeout. Outside a task: ``None``.
+    running, or none of its ``submit`` task instances is running (they failed, were killed,
+    wait for a retry or have not started); ``True`` while one runs; ``None`` when Airflow does
+    not know the run (another DAG, a script): its claims then wait for the heartbeat timeout.
+    Outside a task: ``None``.
     """
     try:
         from airflow.sdk import get_current_context
@@ -159,9 +161,8 @@ def airflow_run_liveness() -> HolderAlive | None:
                 except Exception:  # noqa: BLE001
                     answer = None
                 else:
-                    answer = not states or any(
-                        str(getattr(s, "value", s) or "none").lower() in _LIVE_TASK_STATES for s in states.values()
-                    )
+                    names = {str(getattr(s, "value", s) or "none").lower() for s in states.values()}
+                    answer = bool(names & _LIVE_TASK_STATES) if names else None
         with lock:
             known[run_id] = answer
         return answer
