@@ -55,6 +55,10 @@ CONNECTION_FORMS: dict[str, dict[str, Any]] = {
         },
         "conn-fields": {
             "vendor_id": _string("Vendor ID", "Topsort vendor id the assets belong to (required to create)."),
+            "max_file_bytes": _string(
+                "Max file size (bytes)",
+                "No documented limit: the project's guard is 500 MB; raise or lower it here (optional).",
+            ),
             "timeout": _TIMEOUT,
             "max_calls_per_second": _MAX_CALLS,
         },
@@ -81,6 +85,10 @@ CONNECTION_FORMS: dict[str, dict[str, Any]] = {
                 "Registration context",
                 'DSP assets: registrationContext as JSON, e.g. {"associatedPrograms": [{"programName": '
                 '"AMAZON_DSP", "metadata": {"dspAdvertiserId": "…"}}]} (optional).',
+            ),
+            "max_file_bytes": _string(
+                "Max file size (bytes)",
+                "No documented limit: the project's guard is 500 MB; raise or lower it here (optional).",
             ),
             "timeout": _TIMEOUT,
             "max_calls_per_second": _MAX_CALLS,
@@ -152,7 +160,10 @@ CONNECTION_FORMS: dict[str, dict[str, Any]] = {
             "processing_timeout": _string(
                 "Processing timeout (s)", "Report an asset still processing after this.", default="3600"
             ),
-            "max_file_bytes": _string("Max file size (bytes)", "Refuse larger files locally (optional)."),
+            "max_file_bytes": _string(
+                "Max file size (bytes)",
+                "No documented limit: the project's guard is 500 MB; raise or lower it here (optional).",
+            ),
             "timeout": _TIMEOUT,
             "max_calls_per_second": _MAX_CALLS,
         },

@@ -311,6 +311,14 @@ class Refusal:
         return self.message
 
 
+#: The project's size guard for platforms that document no file size limit (Topsort, the
+#: Amazon Ads asset library, MediaPocket): 500 MB, the largest limit any documented program of
+#: the five takes (Amazon Sponsored TV video). Not a platform's limit: its refusals say so, and
+#: the connection extra ``max_file_bytes`` raises (or lowers) it.
+SIZE_GUARD_BYTES = 500_000_000
+SIZE_GUARD_HINT = "Raise it with the connection extra max_file_bytes."
+
+
 @dataclass(frozen=True)
 class PlatformRules:
     """What one platform accepts, checked locally before any byte is sent.

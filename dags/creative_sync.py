@@ -34,6 +34,9 @@ log = logging.getLogger(__name__)
 PLATFORM_NAMES = list(PLATFORMS)
 #: seconds between status polls while waiting (deployment setting, not a run param).
 POLL_SECONDS = float(os.environ.get("CREATIVE_SYNC_POLL_SECONDS", "10"))
+#: longest a run waits for processing (deployment setting); the run's waits also end by its
+#: deadline, three quarters of the schedule's interval after it started (45 min of an hour).
+WAIT_SECONDS = float(os.environ.get("CREATIVE_SYNC_WAIT_SECONDS", 6 * 3600))
 READY_CREATIVES = AssetAlias("creative_sync_ready")
 #: one Asset per platform (the account is in each event's extra); declared as the report's
 #: inlets so that the dag-processor registers them and the alias's events reach the Assets view.
@@ -52,6 +55,8 @@ platform: Topsort, Amazon Ads, MediaMath, MediaPocket and Delta Projects.
 * One failing file or platform never stops the others; the run fails at the end if any
   send failed or a platform rejected a creative.
 * Ready creatives update the Airflow Assets `creative://<platform>` (the account in the event's extra).
+* Waiting for processing ends by the run's deadline (three quarters of the schedule's interval
+  after it started): what is still processing is reported so and polled by the next run.
 
 The **report** task's log holds the table of what changed and what failed (file × platform →
 state, remote id, reason); its XCom `report` holds the counts per platform, the problems and
@@ -164,6 +169,14 @@ with DAG(
             "this many new creatives. **0: never ask**; the form raises a negative number to 0.",
             section="Advanced",
         ),
+        "follow_outside_links": Param(
+            False,
+            type="boolean",
+            title="Follow links outside the source",
+            description="Also send the files that symbolic links in the source folder point to elsewhere on the "
+            "worker (by default such links are skipped and counted as link_outside).",
+            section="Advanced",
+        ),
         "min_age_seconds": Param(
             0,
             type="integer",
@@ -246,7 +259,7 @@ with DAG(
     batches >> gate >> [approve, no_approval_needed]
     submitted = submit.expand(batch=batches)
     [approve, no_approval_needed] >> submitted
-    waited = CreativeSyncWaitOperator.partial(task_id="wait", deferrable=True, poll_interval=POLL_SECONDS).expand(
-        targets=submitted
-    )
+    waited = CreativeSyncWaitOperator.partial(
+        task_id="wait", deferrable=True, poll_interval=POLL_SECONDS, timeout=WAIT_SECONDS, fit_schedule=True
+    ).expand(targets=submitted)
     report(waited.output)

@@ -58,7 +58,15 @@ from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 from xml.etree import ElementTree
 
-from airflow_creative_provider.creative import EXTENSION_BY_MIMETYPE, Creative, PlatformRules, Refusal, ascii_slug
+from airflow_creative_provider.creative import (
+    EXTENSION_BY_MIMETYPE,
+    SIZE_GUARD_BYTES,
+    SIZE_GUARD_HINT,
+    Creative,
+    PlatformRules,
+    Refusal,
+    ascii_slug,
+)
 from airflow_creative_provider.exceptions import (
     PlatformAuthError,
     PlatformConfigError,
@@ -167,6 +175,11 @@ ASSET_LIBRARY_RULES = AmazonAdsRules(
     extensions=frozenset(CONTENT_TYPES),
     type_hint="(the asset library stores jpg/jpeg/png images and mp4/mov videos)",
     name="asset_library",
+    # The library's own size limit is unconfirmed: the project's guard (each program below
+    # that documents one uses it instead).
+    max_bytes=SIZE_GUARD_BYTES,
+    own_limits=frozenset({"max_bytes"}),
+    guard_hint=SIZE_GUARD_HINT,
 )
 
 #: Program-specific minimums from the contract ("Limits and validation"), picked by name.
@@ -179,6 +192,7 @@ AMAZON_ADS_RULE_SETS: dict[str, AmazonAdsRules] = {
         min_width=400,
         min_height=400,
         max_bytes=1 * MB,
+        own_limits=frozenset(),
         default_subtypes=("LOGO",),
     ),
     "brand_profile_logo": ASSET_LIBRARY_RULES.with_(
@@ -188,6 +202,7 @@ AMAZON_ADS_RULE_SETS: dict[str, AmazonAdsRules] = {
         min_width=600,
         min_height=600,
         max_bytes=1 * MB,
+        own_limits=frozenset(),
         default_subtypes=("LOGO",),
     ),
     "sponsored_brands_custom_image": ASSET_LIBRARY_RULES.with_(
@@ -197,6 +212,7 @@ AMAZON_ADS_RULE_SETS: dict[str, AmazonAdsRules] = {
         min_width=1200,
         min_height=628,
         max_bytes=5 * MB,
+        own_limits=frozenset(),
         default_subtypes=("LIFESTYLE_IMAGE",),
     ),
     "sponsored_display_logo": ASSET_LIBRARY_RULES.with_(
@@ -206,6 +222,7 @@ AMAZON_ADS_RULE_SETS: dict[str, AmazonAdsRules] = {
         min_width=600,
         min_height=100,
         max_bytes=1 * MB,
+        own_limits=frozenset(),
         default_subtypes=("LOGO",),
     ),
     "sponsored_brands_video": ASSET_LIBRARY_RULES.with_(
@@ -224,6 +241,7 @@ AMAZON_ADS_RULE_SETS: dict[str, AmazonAdsRules] = {
         min_width=1920,
         min_height=1080,
         max_bytes=500 * MB,
+        own_limits=frozenset(),
         default_subtypes=("BACKGROUND_VIDEO",),
     ),
 }

@@ -307,13 +307,20 @@ class ApiCall:
         return self.data() if callable(self.data) else self.data
 
 
+#: ``raw_state`` of an ``AssetStatus.FAILED``: the platform's processing failed or stalled
+#: beyond its bound (a label of this project; the platform's own state is in ``details``).
+PROCESSING_FAILED = "processing_failed"
+
+
 @dataclass(frozen=True)
 class AssetStatus:
     """One poll of one remote asset, normalised across platforms.
 
     :param state: ``pending`` | ``processing`` | ``ready`` | ``rejected`` | ``not_submitted``
         (the platform holds the asset but nobody submitted it for approval: nothing to wait
-        for, and not a rejection).
+        for, and not a rejection) | ``failed`` (the platform's own processing failed or stalled,
+        e.g. MediaPocket could not fetch the media: not a rejection; the sync sends it again,
+        ``raw_state`` is ``PROCESSING_FAILED``).
     :param raw_state: the platform's own state name.
     :param reason: the platform's reason for a rejection, when it gives one.
     :param warnings: non-blocking findings (e.g. Amazon's failed spec checks).
@@ -331,8 +338,9 @@ class AssetStatus:
     READY: ClassVar[str] = "ready"
     REJECTED: ClassVar[str] = "rejected"
     NOT_SUBMITTED: ClassVar[str] = "not_submitted"
+    FAILED: ClassVar[str] = "failed"
     #: states a wait ends on.
-    TERMINAL: ClassVar[frozenset[str]] = frozenset({READY, REJECTED, NOT_SUBMITTED})
+    TERMINAL: ClassVar[frozenset[str]] = frozenset({READY, REJECTED, NOT_SUBMITTED, FAILED})
 
     @property
     def is_terminal(self) -> bool:
@@ -500,6 +508,9 @@ class CreativePlatformHook(BaseHook):
     secret_extras: ClassVar[tuple[str, ...]] = ()
     #: (calls, seconds) the platform tolerates; None for no client-side limit.
     rate_limit: ClassVar[tuple[int, float] | None] = None
+    #: how many times the sync sends a creative again whose processing failed on the platform
+    #: (``AssetStatus.FAILED``) before it only polls it and keeps reporting it failed.
+    processing_retries: ClassVar[int] = 3
     #: what to check when the platform answers 401 twice.
     auth_hint: ClassVar[str] = "the password (API key)"
     max_attempts: ClassVar[int] = 5
@@ -986,11 +997,31 @@ class CreativePlatformHook(BaseHook):
         raise AssertionError("unreachable")  # pragma: no cover
 
     # ----------------------------------------------------------------- platform surface
+    @property
+    def connection_rules(self) -> PlatformRules:
+        """``rules`` with this connection's extra ``max_file_bytes``: it raises or lowers a size
+        limit that is this project's guard, and can only lower one the platform documents."""
+        raw = self.extras.get("max_file_bytes")
+        if raw in (None, ""):
+            return self.rules
+        try:
+            limit = int(raw)
+        except (TypeError, ValueError):
+            limit = 0
+        if limit <= 0:
+            raise PlatformConfigError(
+                f"{self.hook_name}: extra 'max_file_bytes' of connection {self.conn_id!r} must be a positive "
+                f"number of bytes; got {raw!r}.",
+                platform=self.platform,
+            )
+        documented = self.rules.max_bytes if "max_bytes" not in self.rules.own_limits else None
+        return self.rules.with_(max_bytes=min(limit, documented) if documented else limit)
+
     def check_creative(self, creative: Creative, rules: PlatformRules | None = None) -> None:
         """Raise ``CreativeRefused`` when a local rule refuses the file (nothing is sent)."""
         from airflow_creative_provider.exceptions import CreativeRefused
 
-        refusals = (rules or self.rules).check(creative)
+        refusals = (rules or self.connection_rules).check(creative)
         if creative.content_warning and not refusals:
             self.log.warning("%s: %s", self.hook_name, creative.content_warning)
         if refusals:

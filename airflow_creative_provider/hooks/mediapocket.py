@@ -37,8 +37,10 @@ States (``media_type`` is the only lifecycle signal): ``processing`` is processi
 ``video`` are ready; any other value is reported with the raw state ``unknown`` and never as
 ready. MediaPocket documents no failure state for a fetch that fails, so an asset still
 ``processing`` or ``placeholder`` ``processing_timeout`` seconds (default 3600) after its last
-change is reported rejected with its asset id and the likely cause. An asset in the trash bin
-is reported rejected. The account is the ``project_id``.
+change is reported ``failed`` (raw state ``processing_failed``: not a rejection) with its asset
+id and the likely cause; submitting that content again (the sync's next run) adds the media to
+the same asset with a fresh URL. An asset in the trash bin is reported rejected. The account
+is the ``project_id``.
 """
 
 from __future__ import annotations
@@ -59,7 +61,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from airflow_creative_provider.content import VERSION_MARK, PlannedContent, parse_location, split_revision
-from airflow_creative_provider.creative import Creative, PlatformRules
+from airflow_creative_provider.creative import SIZE_GUARD_BYTES, SIZE_GUARD_HINT, Creative, PlatformRules
 from airflow_creative_provider.exceptions import (
     PlatformAuthError,
     PlatformConfigError,
@@ -67,6 +69,7 @@ from airflow_creative_provider.exceptions import (
     PlatformRequestError,
 )
 from airflow_creative_provider.hooks.base import (
+    PROCESSING_FAILED,
     ApiCall,
     AssetStatus,
     CreativePlatformHook,
@@ -104,6 +107,10 @@ MEDIAPOCKET_RULES = PlatformRules(
     platform="mediapocket",
     mimetypes=frozenset({"image/jpeg", "image/png", "image/gif", "image/webp", "video/mp4", "video/quicktime"}),
     type_hint="MediaPocket takes the creatives as images or videos.",
+    # MediaPocket documents no file size limit: the project's guard.
+    max_bytes=SIZE_GUARD_BYTES,
+    own_limits=frozenset({"max_bytes"}),
+    guard_hint=SIZE_GUARD_HINT,
 )
 
 
@@ -231,12 +238,8 @@ class MediaPocketHook(CreativePlatformHook):
 
     @property
     def effective_rules(self) -> PlatformRules:
-        """The rules, with the connection's optional ``max_file_bytes`` limit."""
-        limit = self.extra_field("max_file_bytes")
-        return self.rules.with_(max_bytes=int(limit)) if limit else self.rules
-
-    def check_creative(self, creative: Creative, rules: PlatformRules | None = None) -> None:
-        super().check_creative(creative, rules or self.effective_rules)
+        """The rules with the connection's ``max_file_bytes`` (``connection_rules``)."""
+        return self.connection_rules
 
     @staticmethod
     def path(*parts: str) -> str:
@@ -719,7 +722,7 @@ class MediaPocketHook(CreativePlatformHook):
             state=status.state,
             raw_state=status.raw_state,
             url=self.asset_url(str(asset["id"])),
-            details=dict(status.details),
+            details={**status.details, **({"reason": status.reason} if status.reason else {})},
         )
 
     def find_asset(self, creative: Creative) -> RemoteAsset | None:
@@ -737,11 +740,21 @@ class MediaPocketHook(CreativePlatformHook):
         self.check_creative(creative)
         external_id = self.external_id_for(creative)
         existing = self.find_by_external_id(external_id)
-        if existing is not None and existing.get("media_type") not in PENDING_MEDIA_TYPES:
+        stalled = existing is not None and self.status_of(existing).state == AssetStatus.FAILED
+        if existing is not None and existing.get("media_type") not in PENDING_MEDIA_TYPES and not stalled:
             self.log.info("%s: %s is already asset %s", self.hook_name, creative.key, existing.get("id"))
             return self._remote(existing)
         filename = safe_filename(creative.upload_name)
         source = self.stage_file(creative, external_id=external_id, filename=filename)
+        if stalled:
+            assert existing is not None
+            self.log.warning(
+                "%s: asset %s (%s) never finished processing; adding its media again with a fresh URL",
+                self.hook_name,
+                existing.get("id"),
+                creative.key,
+            )
+            return self._remote(self._add_media_to(str(existing["id"]), source, filename, external_id))
         asset = self.create_asset_with_media(
             title=creative.name,
             source=source,
@@ -775,12 +788,12 @@ class MediaPocketHook(CreativePlatformHook):
                 what = "still processing" if media_type in PROCESSING_MEDIA_TYPES else "still without media"
                 return AssetStatus(
                     remote_id,
-                    AssetStatus.REJECTED,
-                    media_type,
+                    AssetStatus.FAILED,
+                    PROCESSING_FAILED,
                     f"asset {remote_id} is {what} {age:.0f} s after its last change (timeout "
                     f"{self.processing_timeout:.0f} s, a guard of this project: MediaPocket documents no failure "
                     "state; extra processing_timeout): MediaPocket probably could not fetch the media "
-                    "URL (unreachable or expired); add the media again or trash the asset",
+                    "URL (unreachable or expired); the next sync adds the media again with a fresh URL",
                     details=details,
                 )
             state = AssetStatus.PROCESSING if media_type in PROCESSING_MEDIA_TYPES else AssetStatus.PENDING

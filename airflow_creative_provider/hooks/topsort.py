@@ -55,7 +55,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote
 
-from airflow_creative_provider.creative import PlatformRules
+from airflow_creative_provider.creative import SIZE_GUARD_BYTES, SIZE_GUARD_HINT, PlatformRules
 from airflow_creative_provider.exceptions import (
     CreativeRefused,
     PlatformAuthError,
@@ -143,6 +143,10 @@ TOPSORT_RULES = PlatformRules(
     platform="topsort",
     mimetypes=MIMETYPES,
     type_hint="Topsort accepts JPEG, PNG, GIF, WebP, HTML, JSON, MP4 and QuickTime files.",
+    # Topsort documents no file size limit: the project's guard.
+    max_bytes=SIZE_GUARD_BYTES,
+    own_limits=frozenset({"max_bytes"}),
+    guard_hint=SIZE_GUARD_HINT,
 )
 
 

@@ -21,7 +21,13 @@ from airflow.sdk import BaseOperator, conf
 
 from airflow_creative_provider.hooks import hook_class
 from airflow_creative_provider.hooks.base import AssetStatus, CreativePlatformHook
-from airflow_creative_provider.sync.executor import WaitTargets, record_statuses, wait_targets
+from airflow_creative_provider.sync.executor import (
+    WaitTargets,
+    record_statuses,
+    schedule_interval_seconds,
+    wait_deadline,
+    wait_targets,
+)
 from airflow_creative_provider.sync.payloads import BatchResult
 from airflow_creative_provider.triggers.base import AssetStatusTrigger
 
@@ -37,6 +43,9 @@ class CreativeSyncWaitOperator(BaseOperator):
     :param poll_interval: seconds between polls.
     :param timeout: seconds to wait at most; assets still processing then are reported as
         such and polled again by the next run.
+    :param fit_schedule: also end by the run's deadline (``sync.executor.wait_deadline``: the
+        run's start plus three quarters of the DAG's schedule interval), so that a slow
+        platform never holds back the next scheduled run of every platform.
     :param deferrable: wait in the triggerer (no worker slot held); defaults to Airflow's
         ``[operators] default_deferrable``.
     """
@@ -50,6 +59,7 @@ class CreativeSyncWaitOperator(BaseOperator):
         targets: Any,
         poll_interval: float = 10.0,
         timeout: float | None = 6 * 3600,
+        fit_schedule: bool = False,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         **kwargs: Any,
     ) -> None:
@@ -57,7 +67,20 @@ class CreativeSyncWaitOperator(BaseOperator):
         self.targets = targets
         self.poll_interval = poll_interval
         self.wait_timeout = timeout
+        self.fit_schedule = fit_schedule
         self.deferrable = deferrable
+
+    def seconds_left(self, context: Any, now: float | None = None) -> float | None:
+        """How long this wait may still take: ``timeout``, and the run's deadline with ``fit_schedule``."""
+        timeout = self.wait_timeout
+        dag_run = context.get("dag_run") if self.fit_schedule else None
+        started = getattr(dag_run, "start_date", None)
+        if started is None:
+            return timeout
+        dag = context.get("dag")
+        interval = schedule_interval_seconds(getattr(dag, "timetable", None), started)
+        left = max(0.0, wait_deadline(started.timestamp(), interval) - (time.time() if now is None else now))
+        return left if timeout is None else min(timeout, left)
 
     @cached_property
     def batch(self) -> WaitTargets:
@@ -79,7 +102,15 @@ class CreativeSyncWaitOperator(BaseOperator):
         hook = self._hook()
         statuses = self._poll(hook, ids)
         started = time.time()
+        timeout = self.seconds_left(context, started)
         while not self._all_terminal(statuses, ids):
+            if timeout is not None and time.time() - started >= timeout:
+                self.log.warning(
+                    "%s: the run's waits ended (deadline); still processing, polled by the next run: %s",
+                    batch.platform,
+                    self._pending(statuses, ids),
+                )
+                break
             if self.deferrable:
                 self.defer(
                     trigger=AssetStatusTrigger(
@@ -87,16 +118,13 @@ class CreativeSyncWaitOperator(BaseOperator):
                         conn_id=batch.conn_id,
                         remote_ids=[i for i in ids if not _terminal(statuses.get(i))],
                         poll_interval=self.poll_interval,
-                        timeout=self.wait_timeout,
+                        timeout=timeout,
                         started_at=started,
                     ),
                     method_name="execute_complete",
                     kwargs={"first": statuses},
-                    timeout=timedelta(seconds=self.wait_timeout + 300) if self.wait_timeout else None,
+                    timeout=timedelta(seconds=timeout + 300) if timeout is not None else None,
                 )
-            if self.wait_timeout is not None and time.time() - started >= self.wait_timeout:
-                self.log.warning("%s: timed out; still processing: %s", batch.platform, self._pending(statuses, ids))
-                break
             time.sleep(self.poll_interval)
             statuses.update(self._poll(hook, [i for i in ids if not _terminal(statuses.get(i))]))
         return self._record(statuses)
@@ -140,7 +168,7 @@ class CreativeSyncWaitOperator(BaseOperator):
 
 
 def _terminal(status: Mapping[str, Any] | None) -> bool:
-    return bool(status) and status["state"] in (AssetStatus.READY, AssetStatus.REJECTED)  # type: ignore[index]
+    return bool(status) and status["state"] in AssetStatus.TERMINAL  # type: ignore[index]
 
 
 class CreativeSyncApprovalOperator(ApprovalOperator):

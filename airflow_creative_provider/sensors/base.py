@@ -68,6 +68,13 @@ class CreativeAssetSensor(BaseSensorOperator):
         return [str(i) for i in ids]
 
     def _evaluate(self, statuses: dict[str, dict[str, Any]]) -> bool:
+        failed = {i: s for i, s in statuses.items() if s["state"] == AssetStatus.FAILED}
+        if failed:
+            reasons = "; ".join(f"{i}: {s.get('reason') or s.get('raw_state')}" for i, s in failed.items())
+            raise PlatformError(
+                f"{self.hook_class.hook_name}: processing failed for {len(failed)} asset(s): {reasons}",
+                platform=self.hook_class.platform,
+            )
         rejected = {i: s for i, s in statuses.items() if s["state"] == AssetStatus.REJECTED}
         if rejected and self.fail_on_rejected:
             reasons = "; ".join(f"{i}: {s.get('reason') or s.get('raw_state')}" for i, s in rejected.items())

@@ -15,9 +15,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from airflow_creative_provider.creative import Creative
@@ -27,8 +28,8 @@ from airflow_creative_provider.exceptions import (
     PlatformError,
     PlatformRejected,
 )
-from airflow_creative_provider.hooks.base import CreativePlatformHook
-from airflow_creative_provider.sync.ledger import Ledger
+from airflow_creative_provider.hooks.base import PROCESSING_FAILED, CreativePlatformHook
+from airflow_creative_provider.sync.ledger import AssetRecord, Ledger
 from airflow_creative_provider.sync.payloads import BatchRef, BatchResult, HookRegistry, WaitResult, default_hooks
 from airflow_creative_provider.sync.states import TERMINAL_STATES, Action, State
 
@@ -111,6 +112,64 @@ class _Heartbeat:
         self._thread.join(timeout=5)
 
 
+#: task instance states in which a submit task may be sending (one not started yet holds no
+#: claim, and a later try of a run takes its claims again or finds them taken: never twice).
+_LIVE_TASK_STATES = frozenset({"running", "restarting"})
+#: dag run states of a run whose tasks may still hold claims.
+_LIVE_RUN_STATES = frozenset({"running", "queued"})
+
+HolderAlive = Callable[[str], "bool | None"]
+
+
+def airflow_run_liveness() -> HolderAlive | None:
+    """Inside an Airflow task: ``holder_alive(run_id)`` for the claims of another run of this DAG.
+
+    ``False`` when Airflow knows the run can no longer be sending: the dag run is not
+    running, or none of its ``submit`` task instances is running (they failed, were killed,
+    wait for a retry or have not started); ``True`` while one runs; ``None`` when Airflow does
+    not know the run (another DAG, a script): its claims then wait for the heartbeat timeout.
+    Outside a task: ``None``.
+    """
+    try:
+        from airflow.sdk import get_current_context
+
+        context = get_current_context()
+        ti = context["ti"]
+        dag_id, own_run, task_id = ti.dag_id, ti.run_id, ti.task_id
+    except Exception:  # noqa: BLE001 - not in a task: the heartbeat timeout alone decides
+        return None
+    known: dict[str, bool | None] = {}
+    lock = threading.Lock()
+
+    def alive(run_id: str) -> bool | None:
+        if run_id == own_run:
+            return True
+        with lock:
+            if run_id in known:
+                return known[run_id]
+        try:
+            state = ti.get_dagrun_state(dag_id, run_id)
+            run_state = str(getattr(state, "value", state))
+        except Exception:  # noqa: BLE001 - unknown to Airflow (or it cannot answer): the heartbeat decides
+            answer: bool | None = None
+        else:
+            if run_state.lower() not in _LIVE_RUN_STATES:
+                answer = False
+            else:
+                try:
+                    states = ti.get_task_states(dag_id, run_ids=[run_id], task_ids=[task_id]).get(run_id) or {}
+                except Exception:  # noqa: BLE001
+                    answer = None
+                else:
+                    names = {str(getattr(s, "value", s) or "none").lower() for s in states.values()}
+                    answer = bool(names & _LIVE_TASK_STATES) if names else None
+        with lock:
+            known[run_id] = answer
+        return answer
+
+    return alive
+
+
 def upload_concurrency(hook: Any, requested: int | None = None) -> int:
     """Parallel uploads for one platform: the request (or the hook's ``upload_concurrency``,
     else 8), never more than the calls its limit allows per window (the connection's
@@ -151,12 +210,35 @@ class _Outcome:
 class _Batch:
     """One submit task's context: the hook, the ledger and where outcomes go."""
 
-    def __init__(self, ref: BatchRef, hook: CreativePlatformHook, account: str, ledger: Ledger, source: str | None):
+    def __init__(
+        self,
+        ref: BatchRef,
+        hook: CreativePlatformHook,
+        account: str,
+        ledger: Ledger,
+        source: str | None,
+        holder_alive: HolderAlive | None = None,
+    ):
         self.ref = ref
         self.hook = hook
         self.account = account
         self.ledger = ledger
         self.source = source
+        self.holder_alive = holder_alive
+
+    def held_reason(self, sha256: str) -> str:
+        """Why this run leaves a content to the run holding its claim (and until when, if it may be dead)."""
+        info = self.ledger.claim_info(sha256, self.platform, self.account)
+        if info is None:
+            return "being sent by another run"
+        holder, beat = info
+        if self.holder_alive is not None and self.holder_alive(holder):
+            return f"being sent by run {holder} (Airflow says it is still running)"
+        until = datetime.fromtimestamp(beat + self.ledger.stale_after, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        return (
+            f"being sent by run {holder}, which Airflow cannot vouch for; waiting for its claim's heartbeat "
+            f"timeout ({self.ledger.stale_after:.0f} s, at {until}), after which the next run sends it"
+        )
 
     @property
     def platform(self) -> str:
@@ -192,10 +274,10 @@ class _Batch:
             return _Outcome(item["seq"], creative.key, state=state, **values)
 
         try:
-            if not ledger.claim(sha256, platform, account, run_id):
-                holder = ledger.claim_holder(sha256, platform, account)
-                log.info("%s: %s is being sent by run %s; leaving it to that run", platform, creative.key, holder)
-                return outcome(State.SENDING, reason=f"being sent by run {holder}")
+            if not ledger.claim(sha256, platform, account, run_id, holder_alive=self.holder_alive):
+                why = self.held_reason(sha256)
+                log.info("%s: %s is %s; leaving it to that run", platform, creative.key, why)
+                return outcome(State.SENDING, reason=why)
         except Exception as exc:  # noqa: BLE001 - the ledger is unreachable for this asset: isolate it
             return outcome(State.FAILED, reason=f"ledger error before sending: {self.safe_message(exc)}")
         try:
@@ -214,6 +296,8 @@ class _Batch:
                         version=record.version,
                         reason=f"already sent by run {record.last_run_id}",
                     )
+            if record is not None and self.gave_up_on(record):
+                return self.poll_given_up(record, outcome)
             resume = bool(item.get("resume")) or bool(record is not None and record.needs_resume)
             ledger.record_intent(
                 sha256,
@@ -230,6 +314,8 @@ class _Batch:
             except Exception as exc:  # noqa: BLE001 - recorded per asset; never stops the others
                 return self._failed(creative, sha256, exc, outcome)
             reason = "; ".join(remote.warnings) if remote.warnings else None
+            if remote.state == State.FAILED:  # the platform's processing failed already: say why
+                reason = str((remote.details or {}).get("reason") or reason or "the platform's processing failed")
             ledger.record_sent(
                 sha256,
                 platform,
@@ -259,6 +345,43 @@ class _Batch:
                 ledger.release(sha256, platform, account, run_id)
             except Exception:  # noqa: BLE001 - a stale claim is taken over later
                 log.warning("Could not release the claim on %s", creative.key, exc_info=True)
+
+    def gave_up_on(self, record: AssetRecord) -> bool:
+        """The platform's processing of this asset failed on each of its bounded sends."""
+        retries = int(getattr(self.hook, "processing_retries", 3))
+        return (
+            record.state == State.FAILED
+            and record.raw_state == PROCESSING_FAILED
+            and bool(record.remote_id)
+            and record.attempts > retries
+        )
+
+    def poll_given_up(self, record: AssetRecord, outcome: Any) -> _Outcome:
+        """Not sent again: polled, so it is reported failed until it lands (or ready once it did)."""
+        remote_id = str(record.remote_id)
+        try:
+            status = self.hook.get_status([remote_id]).get(remote_id)
+        except Exception as exc:  # noqa: BLE001 - reported as it was
+            log.warning("%s: status poll of %s failed: %s", self.platform, remote_id, self.safe_message(exc))
+            status = None
+        if status is not None and status.state != State.FAILED:
+            self.ledger.record_status(
+                record.sha256,
+                self.platform,
+                self.account,
+                run_id=self.run_id,
+                state=status.state,
+                raw_state=status.raw_state,
+                reason=status.reason,
+            )
+            return outcome(status.state, action=Action.POLL, remote_id=remote_id, reason=status.reason)
+        reason = (
+            f"the platform failed to process asset {remote_id} after {record.attempts} sends; not sent again "
+            f"automatically (processing_retries={getattr(self.hook, 'processing_retries', 3)}), polled each run "
+            f"until it lands: {(status.reason if status else None) or record.reason}"
+        )
+        log.error("%s: %s", self.platform, reason)
+        return outcome(State.FAILED, action=Action.POLL, remote_id=remote_id, reason=reason)
 
     def _failed(self, creative: Creative, sha256: str, exc: BaseException, outcome: Any) -> _Outcome:
         """Record a failed create: refused by the API, rejected, or failed (resumed by the next run)."""
@@ -356,6 +479,7 @@ def submit_batch(
     hooks: HookRegistry | None = None,
     hook: CreativePlatformHook | None = None,
     concurrency: int | None = None,
+    holder_alive: HolderAlive | None = None,
 ) -> BatchResult:
     """Do one batch's work on one platform: uploads, one status poll, archives.
 
@@ -370,6 +494,8 @@ def submit_batch(
     :param hooks: platform name -> hook class; the package's registry by default.
     :param hook: an already built hook; built from the batch's connection otherwise.
     :param concurrency: parallel uploads; defaults to the batch's or the hook's setting.
+    :param holder_alive: whether the run holding a claim may still be sending (``False``: take
+        its claims over now); inside an Airflow task, Airflow's view (``airflow_run_liveness``).
     :raises PlatformConfigError: the platform cannot be used, or its connection now points at
         another account than the plan's.
     """
@@ -388,7 +514,9 @@ def submit_batch(
         )
     items = ledger.run_items(ref.run_id, platform=ref.platform, batch=ref.index)
     stored = ledger.run(ref.run_id) or {}
-    batch = _Batch(ref, hook, account, ledger, stored.get("source"))
+    if holder_alive is None:
+        holder_alive = airflow_run_liveness()
+    batch = _Batch(ref, hook, account, ledger, stored.get("source"), holder_alive)
     uploads = [i for i in items if i["action"] == Action.UPLOAD]
     polls = [i for i in items if i["action"] == Action.POLL]
     archives = [i for i in items if i["action"] == Action.ARCHIVE]
@@ -441,6 +569,39 @@ def submit_batch(
 
 
 # ---------------------------------------------------------------------------- wait
+#: share of the schedule's interval a run may spend waiting for processing: the next scheduled
+#: run (one active run at a time) must find it done, report included.
+WAIT_SHARE_OF_SCHEDULE = 0.75
+#: how long an unscheduled run's waits may take, from the run's start.
+DEFAULT_WAIT_SECONDS = 45 * 60.0
+
+
+def schedule_interval_seconds(timetable: Any, at: datetime) -> float | None:
+    """Seconds between two scheduled runs after ``at`` (cron or fixed-interval timetables); None otherwise."""
+    try:
+        delta = getattr(timetable, "_delta", None)
+        if delta is not None:
+            return float(delta.total_seconds())
+        get_next = timetable._get_next
+        first = get_next(at)
+        return float((get_next(first) - first).total_seconds())
+    except Exception:  # noqa: BLE001 - no regular schedule: the default budget applies
+        return None
+
+
+def wait_deadline(run_started_at: float, schedule_seconds: float | None, *, cap: float | None = None) -> float:
+    """Epoch seconds by which every wait of a run ends.
+
+    The run's start plus ``WAIT_SHARE_OF_SCHEDULE`` of its schedule's interval (45 min of an
+    hourly schedule), or ``DEFAULT_WAIT_SECONDS`` without one; at most ``cap`` seconds. What is
+    still processing then is reported as such and polled by the next run.
+    """
+    budget = schedule_seconds * WAIT_SHARE_OF_SCHEDULE if schedule_seconds else DEFAULT_WAIT_SECONDS
+    if cap is not None:
+        budget = min(budget, cap)
+    return run_started_at + max(0.0, budget)
+
+
 @dataclass(frozen=True)
 class WaitTargets:
     """What one wait polls for one batch: the remote ids still pending or processing (read from the ledger)."""
@@ -525,6 +686,8 @@ def record_statuses(
         if this_run:
             rejected += 1
             log.warning("%s: %s (%s) rejected: %s", targets.platform, key, remote_id, reason)
+        elif state == State.FAILED:  # the platform's processing failed: the next run sends it again
+            log.error("%s: %s (%s): %s", targets.platform, key, remote_id, reason)
         elif state != State.READY:
             pending += 1
     ledger.record_items(targets.run_id, outcomes)

@@ -39,7 +39,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -703,11 +703,22 @@ class Ledger:
             return result.rowcount > 0
 
     # ------------------------------------------------------------------ claims
-    def claim(self, sha256: str, platform: str, account: str, run_id: str) -> bool:
+    def claim(
+        self,
+        sha256: str,
+        platform: str,
+        account: str,
+        run_id: str,
+        *,
+        holder_alive: Callable[[str], bool | None] | None = None,
+    ) -> bool:
         """Take the right to send this content to this account; False when another live run holds it.
 
-        A claim held by the same run (a retried task) is taken again; one whose heartbeat is
-        older than ``stale_after`` is taken over with a compare-and-set on its old holder.
+        A claim held by the same run (a retried task) is taken again; one whose holder
+        ``holder_alive(run_id)`` says is no longer running (``False``: Airflow knows its task
+        or run ended) is taken over at once; one whose heartbeat is older than ``stale_after``
+        (the last resort, for a holder nobody can vouch for) too. Takeovers are a
+        compare-and-set on the old holder.
         """
         key = {"sha256": sha256, "platform": platform, "account": account}
         where = self._key(sha256, platform, account, claims_table)
@@ -723,7 +734,11 @@ class Ledger:
                 row = conn.execute(select(claims_table).where(*where)).mappings().one_or_none()
             if row is None:  # released in between: try again from the top
                 continue
-            if row["run_id"] != run_id and now - row["heartbeat_at"] < self.stale_after:
+            if (
+                row["run_id"] != run_id
+                and now - row["heartbeat_at"] < self.stale_after
+                and (holder_alive is None or holder_alive(row["run_id"]) is not False)
+            ):
                 return False
             with self.begin() as conn:
                 taken = conn.execute(
@@ -737,8 +752,10 @@ class Ledger:
                 ).rowcount
             if taken == 1:
                 if row["run_id"] != run_id:
+                    stale = now - row["heartbeat_at"] >= self.stale_after
                     log.warning(
-                        "Took over the stale claim of run %s on %s/%s %s",
+                        "Took over the %s claim of run %s on %s/%s %s",
+                        "stale" if stale else "ended",
                         row["run_id"],
                         platform,
                         account,
@@ -752,6 +769,16 @@ class Ledger:
             return conn.execute(
                 select(claims_table.c.run_id).where(*self._key(sha256, platform, account, claims_table))
             ).scalar_one_or_none()
+
+    def claim_info(self, sha256: str, platform: str, account: str) -> tuple[str, float] | None:
+        """``(run_id, heartbeat_at)`` of the claim on this content, if any."""
+        with self.begin() as conn:
+            row = conn.execute(
+                select(claims_table.c.run_id, claims_table.c.heartbeat_at).where(
+                    *self._key(sha256, platform, account, claims_table)
+                )
+            ).one_or_none()
+        return None if row is None else (str(row[0]), float(row[1]))
 
     def heartbeat(self, run_id: str, platform: str, account: str) -> int:
         """Refresh every claim this run holds on one platform account."""

@@ -62,6 +62,8 @@ class SyncParams:
     min_age_seconds: float = 0.0
     concurrency: int | None = None
     require_approval_above: int = 0
+    #: also send files that symbolic links outside the source folder point to.
+    follow_outside_links: bool = False
 
     @classmethod
     def parse(cls, params: Mapping[str, Any]) -> SyncParams:
@@ -94,6 +96,7 @@ class SyncParams:
             min_age_seconds=float(_number(params, "min_age_seconds", 0.0)),
             concurrency=concurrency,
             require_approval_above=_integer(params, "require_approval_above", 0, minimum=0) or 0,
+            follow_outside_links=_flag(params, "follow_outside_links", False),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -110,6 +113,7 @@ class SyncParams:
             "min_age_seconds": self.min_age_seconds,
             "archive_removed": self.archive_removed,
             "max_archive": self.max_archive,
+            "follow_outside_links": self.follow_outside_links,
         }
 
 

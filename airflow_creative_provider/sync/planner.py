@@ -66,8 +66,10 @@ def resolve_targets(
         conn_id = params.connections[platform]
         try:
             cls = hooks(platform)
-            rules[platform] = cls.rules
-            account = str(cls(conn_id).account)
+            hook = cls(conn_id)
+            account = str(hook.account)
+            # the connection may raise a size guard of this project (extra max_file_bytes)
+            rules[platform] = getattr(hook, "connection_rules", None) or cls.rules
         except ImportError:
             infos[platform] = PlatformInfo(
                 platform, conn_id, error=f"the {platform} integration is not installed in this provider version"
@@ -106,7 +108,11 @@ def digest(value: Any) -> str:
 
 def _prepare(params: SyncParams, ledger: Ledger, hooks: HookRegistry) -> _Prepared:
     scan = scan_source(
-        params.source, include=params.include, min_age_seconds=params.min_age_seconds, conn_id=params.source_conn_id
+        params.source,
+        include=params.include,
+        min_age_seconds=params.min_age_seconds,
+        conn_id=params.source_conn_id,
+        follow_outside_links=params.follow_outside_links,
     )
     targets, rules, infos = resolve_targets(params, hooks)
     inputs = None

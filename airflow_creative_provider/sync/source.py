@@ -200,11 +200,25 @@ def local_root(source: str) -> str:
     return source[len("file://") :] if source.startswith("file://") else source
 
 
-def _walk_local(root: str, errors: list[str]) -> Iterator[_Entry]:
-    """Every regular file under ``root`` (symlinks followed), one ``stat`` each, in directory order."""
+#: the skip reason of a symbolic link whose target lies outside the source folder.
+LINK_OUTSIDE = "link_outside"
+
+
+def _walk_local(
+    root: str, errors: list[str], *, follow_outside_links: bool = False, outside: list[str] | None = None
+) -> Iterator[_Entry]:
+    """Every regular file under ``root``, one ``stat`` each, in directory order.
+
+    Links to files inside the source folder are followed. A link whose target lies outside
+    it (anywhere else on the worker) is not, unless ``follow_outside_links``: its key is
+    appended to ``outside`` and logged, so a link never publishes a file from elsewhere
+    unnoticed. Symlinked folders are never entered.
+    """
     root = os.path.abspath(os.path.expanduser(root))
     if not os.path.isdir(root):
         raise SourceError(f"source {root!r} does not exist or is not a folder; check the source param.")
+    real_root = os.path.realpath(root)
+    inside_prefix = real_root.rstrip(os.sep) + os.sep
     pending = [(root, "")]
     while pending:
         folder, prefix = pending.pop()
@@ -222,6 +236,20 @@ def _walk_local(root: str, errors: list[str]) -> Iterator[_Entry]:
                 if item.is_dir(follow_symlinks=False):  # like os.walk: symlinked folders not entered
                     folders.append((item.path, key + "/"))
                     continue
+                if item.is_symlink() and item.is_file():  # linked folders are never entered
+                    target = os.path.realpath(item.path)
+                    if not target.startswith(inside_prefix):
+                        if outside is not None:
+                            outside.append(key)
+                        if not follow_outside_links:
+                            log.warning(
+                                "%s: a link to %s, outside the source folder: not followed (param "
+                                "follow_outside_links sends such files)",
+                                key,
+                                target,
+                            )
+                            continue
+                        log.warning("%s: a link to %s, outside the source folder: followed", key, target)
                 st = item.stat()
             except OSError as exc:
                 errors.append(f"{key}: cannot stat ({exc.strerror or exc})")
@@ -293,6 +321,8 @@ class Scan:
     skipped: dict[str, int] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     recent: set[str] = field(default_factory=set)
+    #: keys of links whose target lies outside the source folder (skipped unless followed).
+    links_outside: list[str] = field(default_factory=list)
 
     def fingerprint(self) -> str:
         """A digest of every kept key, size and mtime, the skip counts and the errors.
@@ -325,17 +355,23 @@ def scan_source(
     min_age_seconds: float = 0,
     conn_id: str | None = None,
     now: float | None = None,
+    follow_outside_links: bool = False,
 ) -> Scan:
     """Walk ``source`` and keep the files to sync (skip rules, ``include``, ``min_age_seconds``); read nothing.
 
-    Parameters as for ``list_source``.
+    Parameters as for ``list_source``; ``follow_outside_links`` also sends the files that
+    symbolic links outside the source folder point to (by default they are skipped, counted
+    as ``link_outside``, and named in ``Scan.links_outside``).
     """
     scan = Scan(source=source)
     now = time.time() if now is None else now
+    outside: list[str] = []
     if is_object_storage(source):
         entries = _walk_object_storage(source, conn_id, scan.errors)
     else:
-        entries = _walk_local(local_root(source), scan.errors)
+        entries = _walk_local(
+            local_root(source), scan.errors, follow_outside_links=follow_outside_links, outside=outside
+        )
     skipped = scan.skipped
     included = _include_matcher(include)
     for entry in entries:
@@ -352,6 +388,9 @@ def scan_source(
         else:
             skipped[reason] = skipped.get(reason, 0) + 1
     scan.entries.sort(key=attrgetter("key"))
+    scan.links_outside = sorted(outside)
+    if outside and not follow_outside_links:
+        skipped[LINK_OUTSIDE] = skipped.get(LINK_OUTSIDE, 0) + len(outside)
     return scan
 
 

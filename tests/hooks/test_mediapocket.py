@@ -284,7 +284,7 @@ def test_expired_presigned_url_fails_the_fetch_and_times_out_with_asset_id(
     assert fetch["status"] == 403 and "403" in fetch["note"]
     time.sleep(0.6)
     status = hook.get_status([remote.remote_id])[remote.remote_id]
-    assert status.state == AssetStatus.REJECTED
+    assert status.state == AssetStatus.FAILED and status.raw_state == "processing_failed"  # not a rejection
     assert remote.remote_id in status.reason and "could not fetch" in status.reason
 
 

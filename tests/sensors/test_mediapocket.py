@@ -83,8 +83,9 @@ def test_processing_timeout_fails_with_the_asset_id(
     sandbox.state.faults.add("expire_url", path=r"^/s3/sandbox-staging/", method="GET")
     remote_id, _ = submit(tmp_path)
     sensor = MediaPocketAssetSensor(task_id="wait", remote_ids=[remote_id], deferrable=False)
-    with pytest.raises(PlatformRejected, match=rf"{remote_id}.*could not fetch"):
+    with pytest.raises(PlatformError, match=rf"processing failed .*{remote_id}.*could not fetch") as raised:
         sensor.poke({})
+    assert not isinstance(raised.value, PlatformRejected)  # MediaPocket did not reject it: its fetch failed
 
 
 def test_sensor_timeout_event_lists_pending_ids(sandbox: Any) -> None:

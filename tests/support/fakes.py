@@ -53,6 +53,10 @@ class FakeHook(CreativePlatformHook):
     def call_limit(self) -> tuple[int, float] | None:
         return self.rate_limit  # no connection behind the fake: no extras to read
 
+    @property
+    def connection_rules(self) -> PlatformRules:
+        return self.rules  # no connection behind the fake: no extras to read
+
     def find_asset(self, creative: Creative) -> RemoteAsset | None:
         self.calls.append(("find", creative.name))
         for remote_id, asset in self.assets.items():
