@@ -88,17 +88,17 @@ def _accepted(folder: Path) -> dict[str, dict[str, str]]:
 
 @pytest.mark.parametrize("kind", SOURCE_KINDS)
 def test_every_platform_receives_the_files_bytes_from_every_source_kind(matrix_env, kind: str) -> None:
-    from tests.dags.test_creative_sync import _run
+    from tests.dags.test_creative_sync import _rows, _run
 
     sandbox, folder, bucket = matrix_env
     accepted = _accepted(folder)
     assert all(FILES[0] in accepted[p] for p in PLATFORMS), "the image fits every platform"
     assert {p for p in PLATFORMS if FILES[1] in accepted[p]} == {"topsort", "amazon_ads", "mediamath", "mediapocket"}
 
-    run, report = _run({"source": _source_uri(kind, folder, bucket)})
+    run, _ = _run({"source": _source_uri(kind, folder, bucket)})
 
     assert run.state == "success", run.task_states
-    rows = {(r["key"], r["platform"]): r for r in report["rows"]}
+    rows = _rows(run)
     all_files = {c for by_key in accepted.values() for c in by_key.values()}
     for platform in PLATFORMS:
         received = _received(sandbox, platform)
@@ -124,6 +124,25 @@ def _save_tagged(path: Path, tag: str, scale: int = 1) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def _plan_all(params: dict[str, Any], run_id: str) -> Any:
+    """Plan the run (as the DAG's plan task does); its ``PlanSummary`` has one batch per platform."""
+    from airflow_creative_provider.sync.engine import plan_run
+
+    plan = plan_run(params, run_id=run_id)
+    assert {b.platform for b in plan.batches} == set(PLATFORMS)
+    return plan
+
+
+def _outcomes(run_id: str) -> dict[str, dict[str, Any]]:
+    from airflow_creative_provider.sync.engine import report_rows
+
+    outcomes: dict[str, dict[str, Any]] = {}
+    for row in report_rows(run_id):
+        assert row.platform not in outcomes, row
+        outcomes[row.platform] = {**row.to_dict(), "bytes": row.bytes, "sha256": row.sha256}
+    return outcomes
+
+
 def _wait_for_fetch(sandbox: Any, since: int) -> None:
     """MediaPocket fetches the media in the background: wait (bounded) until its fetch is journaled."""
     import time
@@ -143,7 +162,7 @@ def test_a_file_changed_between_plan_and_upload_is_not_sent_and_the_next_run_sen
     matrix_env, kind: str, change: str
 ) -> None:
     """Checked before the create (size, object ETag) and in the same pass as the upload (sha256)."""
-    from airflow_creative_provider.sync.engine import plan_run, submit_batch
+    from airflow_creative_provider.sync.engine import submit_batch
     from airflow_creative_provider.sync.ledger import Ledger
 
     sandbox, folder, bucket = matrix_env
@@ -152,22 +171,22 @@ def test_a_file_changed_between_plan_and_upload_is_not_sent_and_the_next_run_sen
     if kind == "s3_conn":
         sandbox.state.s3.client.upload_file(str(folder / image), bucket, f"campaign/{image}")
     params = {"source": _source_uri(kind, folder, bucket), "include": image, "platforms": list(PLATFORMS)}
-    plan = plan_run(params, run_id="changed-run")
-    assert {b["platform"] for b in plan["batches"]} == set(PLATFORMS)
+    plan = _plan_all(params, "changed-run")
 
     planned_size = (folder / image).stat().st_size
     new_sha = _save_tagged(folder / image, "2", scale=2 if change == "bigger" else 1)  # after the plan
     assert ((folder / image).stat().st_size == planned_size) == (change == "same size") and new_sha != planned_sha
     if kind == "s3_conn":
         sandbox.state.s3.client.upload_file(str(folder / image), bucket, f"campaign/{image}")
-    for batch in plan["batches"]:
-        result = submit_batch(batch["platform"], batch["conn_id"], batch, "changed-run")
-        (outcome,) = result["results"]
-        assert outcome["state"] == "failed", (batch["platform"], outcome)
+    for batch in plan.batches:
+        submit_batch(batch)
+    for platform, outcome in _outcomes("changed-run").items():
+        assert outcome["state"] == "failed", (platform, outcome)
         assert "changed during the run" in outcome["reason"] and image in outcome["reason"], outcome["reason"]
         assert outcome["bytes"] == 0
         if change == "same size":  # the stat before the create cannot tell: the hash in the upload's pass does
             assert "its sha256 is not the planned one" in outcome["reason"], outcome["reason"]
+    assert set(_outcomes("changed-run")) == set(PLATFORMS)
     ledger = Ledger()
     for platform in PLATFORMS:
         assert _received(sandbox, platform) == set(), f"{platform} received bytes of a changed file"
@@ -177,11 +196,11 @@ def test_a_file_changed_between_plan_and_upload_is_not_sent_and_the_next_run_sen
     assert not sandbox.journal(platform="amazon_ads", path="^/assets/register$"), "Amazon's register is skipped"
 
     before = max((e["seq"] for e in sandbox.journal()), default=0)
-    plan = plan_run(params, run_id="next-run")
-    for batch in plan["batches"]:
-        result = submit_batch(batch["platform"], batch["conn_id"], batch, "next-run")
-        (outcome,) = result["results"]
-        assert outcome["sha256"] == new_sha and outcome["remote_id"], (batch["platform"], outcome)
+    plan = _plan_all(params, "next-run")
+    for batch in plan.batches:
+        submit_batch(batch)
+    for platform, outcome in _outcomes("next-run").items():
+        assert outcome["sha256"] == new_sha and outcome["remote_id"], (platform, outcome)
     _wait_for_fetch(sandbox, before)
     for platform in PLATFORMS:
         assert _received(sandbox, platform, before) == {new_sha}, platform
@@ -189,7 +208,7 @@ def test_a_file_changed_between_plan_and_upload_is_not_sent_and_the_next_run_sen
 
 def test_a_versioned_object_overwritten_between_plan_and_upload_sends_the_planned_version(matrix_env) -> None:
     """In a versioned bucket every platform gets the planned version (MediaPocket: a URL of that version)."""
-    from airflow_creative_provider.sync.engine import plan_run, submit_batch
+    from airflow_creative_provider.sync.engine import submit_batch
 
     sandbox, folder, _ = matrix_env
     s3 = sandbox.state.s3
@@ -203,14 +222,16 @@ def test_a_versioned_object_overwritten_between_plan_and_upload_sends_the_planne
         "include": image,
         "platforms": list(PLATFORMS),
     }
-    plan = plan_run(params, run_id="versioned-run")
+    plan = _plan_all(params, "versioned-run")
     _save_tagged(folder / image, "2", scale=2)
     s3.client.upload_file(str(folder / image), bucket, f"campaign/{image}")  # overwritten after the plan
 
-    for batch in plan["batches"]:
-        result = submit_batch(batch["platform"], batch["conn_id"], batch, "versioned-run")
-        (outcome,) = result["results"]
-        assert outcome["sha256"] == planned_sha and outcome["remote_id"], (batch["platform"], outcome)
+    for batch in plan.batches:
+        submit_batch(batch)
+    outcomes = _outcomes("versioned-run")
+    assert set(outcomes) == set(PLATFORMS)
+    for platform, outcome in outcomes.items():
+        assert outcome["sha256"] == planned_sha and outcome["remote_id"], (platform, outcome)
     _wait_for_fetch(sandbox, 0)
     for platform in PLATFORMS:
         assert _received(sandbox, platform) == {planned_sha}, platform
