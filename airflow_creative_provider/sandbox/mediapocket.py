@@ -51,6 +51,8 @@ OWNER = "sandbox-user@example.com"
 PURGE_AFTER = 14 * 24 * 3600.0
 HISTORY_PAGE = 2
 FETCH_TIMEOUT = 15.0
+#: the name of every media fetch thread (``join_fetches`` waits for them).
+FETCH_THREAD = "mediapocket-fetch"
 ASSET_FIELDS = (
     "id",
     "external_id",
@@ -224,7 +226,7 @@ class Tenant:
         forced = self.state.forced_outcome(PLATFORM, filename)
         fail = (forced.reason or "injected fetch failure") if forced and forced.outcome == "fetch_failed" else None
         threading.Thread(
-            target=_fetch, args=(self.state, asset["id"], fetch, url, key, fail), daemon=True, name="mediapocket-fetch"
+            target=_fetch, args=(self.state, asset["id"], fetch, url, key, fail), daemon=True, name=FETCH_THREAD
         ).start()
 
     def advance(self, asset: dict[str, Any]) -> None:
@@ -250,6 +252,14 @@ class Tenant:
             ]
             self.touch(asset)
         self.event(asset, "MEDIA_PROCESSED", media_type=fetch["media_type"])
+
+
+def join_fetches() -> None:
+    """A test control: wait until every media fetch started so far has ended (each is bounded by
+    ``FETCH_TIMEOUT``), so a test asserts on a finished fetch instead of sleeping and hoping."""
+    for thread in threading.enumerate():
+        if thread.name == FETCH_THREAD:
+            thread.join()
 
 
 _fetch_client: httpx.Client | None = None

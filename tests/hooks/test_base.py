@@ -7,6 +7,7 @@ import asyncio
 import email.utils
 import json
 import logging
+import threading
 import time
 from collections import Counter
 from typing import Any, ClassVar
@@ -60,7 +61,9 @@ def _make_app(hits: Counter, plan: dict[str, Any]) -> FastAPI:
     @app.post("/create-slow")
     async def create_slow() -> Response:
         hits["create-slow"] += 1
-        await asyncio.sleep(1.5)
+        plan.setdefault("arrived", threading.Event()).set()
+        # the answer waits until the test releases it: always past the client's read timeout
+        await asyncio.to_thread(plan.setdefault("release", threading.Event()).wait, 10)
         return JSONResponse({"id": "created"}, 201)
 
     @app.post("/create-500")
@@ -176,11 +179,13 @@ def test_5xx_gives_up_after_max_attempts(server) -> None:
 
 
 def test_post_is_not_repeated_after_read_timeout(server) -> None:
-    hits, _ = server
+    hits, plan = server
+    plan["arrived"], plan["release"] = threading.Event(), threading.Event()
     with pytest.raises(UncertainOutcome) as err:
         DemoHook().request("POST", "/create-slow", json={"name": "x"})
-    time.sleep(1.2)  # let the server finish the first (and only) request
-    assert hits["create-slow"] == 1
+    assert plan["arrived"].wait(10)  # the server has the request (it is not answered yet)...
+    plan["release"].set()
+    assert hits["create-slow"] == 1  # ...and got it once: the client gave up without repeating it
     assert "not repeated blindly" in str(err.value)
 
 

@@ -485,7 +485,10 @@ def test_upload_that_timed_out_is_looked_up_before_sending_again(sandbox, monkey
     hook = DeltaProjectsHook("dp_fast")
     hook.recovery_poll = 0.05
     asset = hook.submit(creative(image(tmp_path)))
-    time.sleep(0.8)  # let the delayed first request finish on the server side, whatever it does
+    # the delayed first request ends on the server side (journaled, whatever it does): wait for that event
+    deadline = time.monotonic() + 30
+    while len(api_calls(sandbox, "POST")) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
     names = [f["name"] for f in files_on_platform(sandbox)]
     assert len(api_calls(sandbox, "GET", FILES)) >= 1  # looked up before deciding
     assert asset.remote_id in {f["id"] for f in files_on_platform(sandbox)}

@@ -7,6 +7,7 @@ import json
 import logging
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -20,6 +21,7 @@ from airflow_creative_provider.exceptions import (
     PlatformRequestError,
     PlatformUnavailable,
 )
+from airflow_creative_provider.hooks import mediapocket as mp_hook_module
 from airflow_creative_provider.hooks.base import AssetStatus
 from airflow_creative_provider.hooks.mediapocket import (
     MediaPocketExternalIdTaken,
@@ -64,13 +66,11 @@ def make_image(tmp_path: Path, name: str = "banner.png", color: str = "red", siz
     return path
 
 
-def wait_ready(hook: MediaPocketHook, remote_id: str, attempts: int = 40) -> AssetStatus:
-    for _ in range(attempts):
-        status = hook.get_status([remote_id])[remote_id]
-        if status.is_terminal:
-            return status
-        time.sleep(0.05)
-    return status
+def wait_ready(hook: MediaPocketHook, remote_id: str) -> AssetStatus:
+    """The status once the asset's media fetches ended (joined, never slept for): one read, which
+    ends a successful processing (the fixture's speed is one read)."""
+    mp_sandbox.join_fetches()
+    return hook.get_status([remote_id])[remote_id]
 
 
 def creates(sandbox: Any) -> list[dict[str, Any]]:
@@ -273,16 +273,18 @@ def test_presigned_url_lives_as_configured(sandbox: Any, tmp_path: Path, monkeyp
 def test_expired_presigned_url_fails_the_fetch_and_times_out_with_asset_id(
     sandbox: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    set_conn(monkeypatch, sandbox, processing_timeout=0.5)
+    set_conn(monkeypatch, sandbox, processing_timeout=60)
     hook = MediaPocketHook()
     sandbox.state.faults.add("expire_url", path=r"^/s3/sandbox-staging/", method="GET")
     remote = hook.submit(Creative.inspect(make_image(tmp_path)))
-    time.sleep(0.3)
+    mp_sandbox.join_fetches()
     first = hook.get_status([remote.remote_id])[remote.remote_id]
     assert first.state == AssetStatus.PROCESSING
     fetch = [e for e in sandbox.journal(platform=PLATFORM) if e.get("kind") == "fetch"][0]
     assert fetch["status"] == 403 and "403" in fetch["note"]
-    time.sleep(0.6)
+    # the worker's clock moves past the timeout (the hook measures the asset's age with it)
+    later = time.time() + 61
+    monkeypatch.setattr(mp_hook_module, "time", SimpleNamespace(time=lambda: later))
     status = hook.get_status([remote.remote_id])[remote.remote_id]
     assert status.state == AssetStatus.FAILED and status.raw_state == "processing_failed"  # not a rejection
     assert remote.remote_id in status.reason and "could not fetch" in status.reason
@@ -292,7 +294,7 @@ def test_unreachable_url_stays_processing(hook: MediaPocketHook, sandbox: Any) -
     asset = hook.create_asset_with_media(
         title="gone", source="http://127.0.0.1:9/banner.png", filename="banner.png", external_id="gone-1"
     )
-    time.sleep(0.3)
+    mp_sandbox.join_fetches()
     for _ in range(3):
         assert hook.get_status([asset["id"]])[asset["id"]].state == AssetStatus.PROCESSING
     fetch = [e for e in sandbox.journal(platform=PLATFORM) if e.get("kind") == "fetch"][0]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -43,9 +42,7 @@ def creates(sandbox: Any) -> list[dict[str, Any]]:
 
 def finish_processing(sandbox: Any) -> None:
     """Let MediaPocket finish: its media fetches are done (threads joined), its delay is over (clock)."""
-    for thread in threading.enumerate():
-        if thread.name == "mediapocket-fetch":
-            thread.join()
+    mp_sandbox.join_fetches()
     sandbox.state.advance_clock(PROCESSING_SECONDS)
 
 

@@ -153,10 +153,10 @@ def test_processing_then_processed_with_uppercase_sha1_and_url_served_only_once_
 
 
 def test_processing_after_a_delay_in_seconds(client, key, sandbox):
-    sandbox.state.speeds["delta_projects"] = ProcessingSpeed(polls=None, seconds=0.3)
+    sandbox.state.speeds["delta_projects"] = ProcessingSpeed(polls=None, seconds=60)
     file_id = upload(client, key, "banner.png", png()).headers["Location"]
     assert client.get(f"{FILES}/{file_id}", params={"apikey": key}).json()["state"] == "PROCESSING"
-    time.sleep(0.35)
+    sandbox.state.advance_clock(61)  # the sandbox's clock, not the machine's: no race with the load
     assert client.get(f"{FILES}/{file_id}", params={"apikey": key}).json()["state"] == "PROCESSED"
 
 

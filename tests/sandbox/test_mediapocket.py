@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import io
 import re
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -47,13 +46,11 @@ class Api:
     def create(self, body: dict[str, Any], project: str = mp.PROJECT_ID) -> requests.Response:
         return self("POST", f"/projects/{project}/assets", json=body)
 
-    def poll(self, asset_id: str, until: str | None = None, attempts: int = 40) -> dict[str, Any]:
-        for _ in range(attempts):
-            asset = self("GET", f"/assets/{asset_id}").json()["asset"]
-            if until is None or asset["media_type"] != until:
-                return asset
-            time.sleep(0.05)
-        return asset
+    def poll(self, asset_id: str) -> dict[str, Any]:
+        """The asset once its media fetches ended (joined, never slept for): one status read,
+        which ends a successful processing (the fixture's speed is one read)."""
+        mp.join_fetches()
+        return self("GET", f"/assets/{asset_id}").json()["asset"]
 
 
 @pytest.fixture
@@ -173,7 +170,7 @@ def test_url_media_is_fetched_and_typed_by_content(api: Api, sandbox: Any, files
         answer = api.create({"title": name, "url": {"file_url": f"{base}/{name}", "filename": name}})
         asset = answer.json()["asset"]
         assert asset["media_type"] == "processing" and asset["original_filename"] == name
-        done = api.poll(asset["id"], until="processing")
+        done = api.poll(asset["id"])
         kinds[name] = done["media_type"]
         assert done["md5_sum"] == hashlib.md5(content["/" + name], usedforsecurity=False).hexdigest()
     assert kinds == {"banner.png": "image", "clip.mp4": "video", "notes.txt": "document"}
@@ -185,7 +182,7 @@ def test_processing_delay_is_configurable(api: Api, sandbox: Any, files: Any) ->
     sandbox.state.speeds[PLATFORM] = ProcessingSpeed(polls=3, seconds=None)
     base, _ = files
     asset = api.create({"title": "x", "url": {"file_url": f"{base}/banner.png", "filename": "b.png"}}).json()["asset"]
-    time.sleep(0.3)  # the fetch is done; only the delay holds it
+    mp.join_fetches()  # the fetch is done; only the delay holds it
     states = [api("GET", f"/assets/{asset['id']}").json()["asset"]["media_type"] for _ in range(3)]
     assert states == ["processing", "processing", "image"]
 
@@ -196,7 +193,7 @@ def test_unreachable_url_and_injected_failure_stay_processing(api: Api, sandbox:
     missing = api.create({"title": "m", "url": {"file_url": f"{base}/missing.png", "filename": "m.png"}})
     closed = api.create({"title": "c", "url": {"file_url": "http://127.0.0.1:9/x.png", "filename": "c.png"}})
     forced = api.create({"title": "f", "url": {"file_url": f"{base}/banner.png", "filename": "fails.png"}})
-    time.sleep(0.3)
+    mp.join_fetches()
     for answer in (missing, closed, forced):
         asset_id = answer.json()["asset"]["id"]
         for _ in range(3):
@@ -211,7 +208,6 @@ def test_expired_presigned_url_fails_the_fetch(api: Api, sandbox: Any) -> None:
     url = sandbox.state.s3.presign_get("staging", "x/banner.png", expires=60)
     sandbox.state.advance_clock(120)
     asset = api.create({"title": "x", "url": {"file_url": url, "filename": "banner.png"}}).json()["asset"]
-    time.sleep(0.3)
     assert api.poll(asset["id"])["media_type"] == "processing"
     fetch = [e for e in sandbox.journal(platform=PLATFORM) if e.get("kind") == "fetch"][0]
     assert fetch["status"] == 403 and "?" not in fetch["path"]
@@ -221,15 +217,14 @@ def test_valid_presigned_url_from_the_sandbox_s3(api: Api, sandbox: Any) -> None
     sandbox.state.s3.client.put_object(Bucket=mp.STAGING_BUCKET, Key="x/banner.png", Body=png_bytes())
     url = sandbox.state.s3.presign_get("staging", "x/banner.png", expires=60)
     asset = api.create({"title": "x", "url": {"file_url": url, "filename": "banner.png"}}).json()["asset"]
-    assert api.poll(asset["id"], until="processing")["media_type"] == "image"
+    assert api.poll(asset["id"])["media_type"] == "image"
 
 
 def test_s3_key_form_reads_the_tenant_bucket(api: Api, sandbox: Any) -> None:
     sandbox.state.s3.client.put_object(Bucket=mp.STAGING_BUCKET, Key="k/banner.png", Body=png_bytes())
     good = api.create({"title": "x", "s3": {"s3_key": "k/banner.png", "filename": "banner.png"}}).json()["asset"]
     bad = api.create({"title": "y", "s3": {"s3_key": "k/none.png", "filename": "none.png"}}).json()["asset"]
-    assert api.poll(good["id"], until="processing")["media_type"] == "image"
-    time.sleep(0.2)
+    assert api.poll(good["id"])["media_type"] == "image"
     assert api.poll(bad["id"])["media_type"] == "processing"
 
 
@@ -245,7 +240,7 @@ def test_add_media(api: Api, files: Any) -> None:
     }
     answer = api("POST", f"/assets/{asset['id']}/media", json={"file_url": f"{base}/banner.png", "filename": "b.png"})
     assert answer.json() == {"ok": "ok"}
-    done = api.poll(asset["id"], until="processing")
+    done = api.poll(asset["id"])
     assert done["media_type"] == "image" and done["original_filename"] == "b.png"
     assert api("GET", f"/assets/{asset['id']}/media").json()["media"][0]["md5_sum"] == done["md5_sum"]
     assert api("GET", f"/assets/{asset['id']}/file_metadata").json()["file_metadata"]["mediainfo"]["size"] > 0

@@ -11,6 +11,7 @@ from PIL import Image
 
 from airflow_creative_provider.creative import Creative
 from airflow_creative_provider.hooks.mediapocket import MediaPocketHook
+from airflow_creative_provider.sandbox import mediapocket as mp_sandbox
 from airflow_creative_provider.sandbox.state import ProcessingSpeed
 from airflow_creative_provider.triggers.mediapocket import MediaPocketAssetStatusTrigger
 
@@ -71,7 +72,10 @@ async def test_run_until_processed(sandbox: Any, tmp_path: Path) -> None:
 async def test_run_times_out_listing_the_pending_asset(sandbox: Any, tmp_path: Path) -> None:
     sandbox.state.speeds[PLATFORM] = ProcessingSpeed(polls=1000, seconds=None)
     remote_id = submit(tmp_path)
-    trigger = MediaPocketAssetStatusTrigger("mediapocket_default", [remote_id], poll_interval=0.05, timeout=0.2)
+    # began waiting 61 s ago with a 60 s timeout: it gives up after its next poll, without a real wait
+    trigger = MediaPocketAssetStatusTrigger(
+        "mediapocket_default", [remote_id], poll_interval=0.05, timeout=60, started_at=time.time() - 61
+    )
     event = await first_event(trigger)
     assert event["status"] == "timeout" and event["pending"] == [remote_id]
     assert event["last"][remote_id]["raw_state"] == "processing"
@@ -87,7 +91,7 @@ async def test_run_reports_an_error_event_on_401(sandbox: Any, tmp_path: Path) -
 async def test_run_honours_retry_after(sandbox: Any, tmp_path: Path) -> None:
     sandbox.state.speeds[PLATFORM] = ProcessingSpeed(polls=1, seconds=None)
     remote_id = submit(tmp_path)
-    time.sleep(0.2)
+    mp_sandbox.join_fetches()  # fetched: the first successful read ends processing
     sandbox.state.faults.add("status", platform=PLATFORM, method="GET", status=429, retry_after=1)
     started = time.monotonic()
     event = await first_event(MediaPocketAssetStatusTrigger("mediapocket_default", [remote_id], poll_interval=0.05))
