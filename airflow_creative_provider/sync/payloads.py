@@ -128,7 +128,8 @@ class PlanSummary(Payload):
     """The plan task's result: what the run will do, in counts, and its batches (references).
 
     :param listing: the listing's counts, skipped files by reason and its first errors
-        (``errors_total`` counts them all).
+        (``errors_total`` counts them all); ``links_outside``: the first skipped links that
+        point outside the source (``skipped["link_outside"]`` counts them all).
     :param counts: ``{platform: {action: n}}``.
     :param unchanged: ``{platform: {state: n}}`` of the files with nothing to do.
     :param new: distinct contents to send that no platform account has yet.

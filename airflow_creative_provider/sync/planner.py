@@ -18,7 +18,7 @@ import json
 import logging
 import math
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 MAX_BATCHES = 100
 #: listing errors kept in the plan's XCom (all are in the plan task's log).
 MAX_LISTED_ERRORS = 20
+#: skipped links outside the source named in the report (the plan log names every one).
+MAX_LISTED_LINKS = 10
 
 
 @dataclass(frozen=True)
@@ -324,9 +326,13 @@ def _unchanged(plan: planning.Plan) -> dict[str, dict[str, int]]:
     return counts
 
 
-def _capped_listing(summary: Mapping[str, Any]) -> dict[str, Any]:
+def _capped_listing(summary: Mapping[str, Any], links_outside: Sequence[str] = ()) -> dict[str, Any]:
+    """The listing for the plan's XCom: its first errors and the first skipped outside links (keys)."""
     errors = list(summary.get("errors") or [])
-    return {**summary, "errors": errors[:MAX_LISTED_ERRORS], "errors_total": len(errors)}
+    capped = {**summary, "errors": errors[:MAX_LISTED_ERRORS], "errors_total": len(errors)}
+    if links_outside:
+        capped["links_outside"] = list(links_outside[:MAX_LISTED_LINKS])
+    return capped
 
 
 def _save_if_idle(ledger: Ledger, prepared: _Prepared, fresh: _Fresh, *, run_id: str) -> str | None:
@@ -449,7 +455,7 @@ def plan_run(
         dry_run=p.dry_run,
         wait_for_ready=p.wait_for_ready,
         strict=p.strict,
-        listing=_capped_listing(listing),
+        listing=_capped_listing(listing, () if p.follow_outside_links else prepared.scan.links_outside),
         platforms=infos,
         counts=counts,
         unchanged=unchanged,

@@ -22,6 +22,7 @@ from airflow_creative_provider.exceptions import PlatformError
 from airflow_creative_provider.sync.executor import human_bytes
 from airflow_creative_provider.sync.ledger import Ledger
 from airflow_creative_provider.sync.payloads import AssetEvent, PlanSummary, Report, WaitResult
+from airflow_creative_provider.sync.source import LINK_OUTSIDE
 from airflow_creative_provider.sync.states import WORK_ACTIONS, Action, State, would
 
 log = logging.getLogger(__name__)
@@ -183,6 +184,9 @@ def build_report(
     warnings = listing_warnings(plan)
     if strict:
         problems.extend(f"strict: {w}" for w in warnings)
+    # Not a strict failure: skipping links out of the source is the safe default the user chose
+    # (follow_outside_links off); nothing went wrong, but a person should see what was left out.
+    warnings.extend(outside_link_warnings(plan))
     counts: dict[str, dict[str, int]] = {platform: {} for platform in plan.platforms}
     for platform, info in plan.platforms.items():
         if info.error:
@@ -280,6 +284,21 @@ def listing_warnings(plan: PlanSummary) -> list[str]:
     if total > len(errors):
         warnings.append(f"... and {total - len(errors)} more unreadable files or folders: see the plan task's log")
     return warnings
+
+
+def outside_link_warnings(plan: PlanSummary) -> list[str]:
+    """Symbolic links pointing outside the source, skipped (``follow_outside_links`` off): how
+    many and the first few keys (the plan task's log names every one)."""
+    listing = plan.listing
+    total = int((listing.get("skipped") or {}).get(LINK_OUTSIDE, 0))
+    if not total:
+        return []
+    named = [str(key) for key in listing.get("links_outside") or []]
+    shown = ", ".join(named) + (f", ... and {total - len(named)} more" if total > len(named) else "")
+    return [
+        f"skipped {total} link{'s' if total != 1 else ''} pointing outside the source: {shown} "
+        "(param follow_outside_links sends them)"
+    ]
 
 
 def _with_table(report: Report) -> Report:

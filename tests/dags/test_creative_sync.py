@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 
 from airflow_creative_provider import PLATFORMS
 from airflow_creative_provider.creative import Creative
@@ -531,6 +533,34 @@ def test_unreadable_files_are_in_the_report_and_fail_a_strict_run(sync_env) -> N
     finally:
         if locked.exists():
             locked.chmod(0o644)
+
+
+def test_links_outside_the_source_are_named_in_the_report_and_do_not_fail_a_strict_run(
+    sync_env, tmp_path: Path
+) -> None:
+    sandbox, _ = sync_env
+    # a folder of files Delta takes (the samples hold videos it refuses, which would fail a strict run)
+    source = tmp_path / "own"
+    (source / "banners").mkdir(parents=True)
+    Image.new("RGB", (300, 250), "green").save(source / "banners" / "kept.png")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    for name, color in (("secret.png", "red"), ("other.png", "blue")):
+        Image.new("RGB", (300, 250), color).save(elsewhere / name)
+    (source / "banners" / "secret.png").symlink_to(elsewhere / "secret.png")
+    (source / "banners" / "other.png").symlink_to(elsewhere / "other.png")
+    run, report = _run({"source": str(source), "platforms": ["delta_projects"], "strict": True})
+    # skipping them is the safe default the user chose: a warning, never a failure, even when strict
+    assert run.state == "success", (run.task_states, report["failures"])
+    links = [w for w in report["warnings"] if "pointing outside the source" in w]
+    assert links == [
+        "skipped 2 links pointing outside the source: banners/other.png, banners/secret.png "
+        "(param follow_outside_links sends them)"
+    ], report["warnings"]
+    assert links[0] in report["table"]
+    sent = {e.get("sha256") for e in sandbox.journal(platform="delta_projects", method="POST")}
+    assert hashlib.sha256((elsewhere / "secret.png").read_bytes()).hexdigest() not in sent
+    assert _creates(sandbox, "delta_projects"), "the rest was sent"
 
 
 def test_a_run_that_cannot_start_is_recorded_with_its_error(sync_env, tmp_path: Path) -> None:
