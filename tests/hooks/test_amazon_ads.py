@@ -8,6 +8,7 @@ import os
 import re
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -23,6 +24,7 @@ from airflow_creative_provider.exceptions import (
     PresignedUrlExpired,
     UncertainOutcome,
 )
+from airflow_creative_provider.hooks import amazon_ads as amazon_hook_module
 from airflow_creative_provider.hooks.amazon_ads import (
     AMAZON_ADS_RULE_SETS,
     REGION_HOSTS,
@@ -192,10 +194,13 @@ def test_token_cached_across_calls(hook, sandbox, tmp_path):
     assert len(api_calls(sandbox, path="^/auth/o2/token$")) == 1
 
 
-def test_token_refreshed_shortly_before_expiry(hook, sandbox):
-    sandbox_amazon.configure(sandbox.state, token_ttl=1)
+def test_token_refreshed_shortly_before_expiry(hook, sandbox, monkeypatch):
+    sandbox_amazon.configure(sandbox.state, token_ttl=600)
     hook.search_assets()
-    time.sleep(0.6)  # past expires_in minus the margin (half of 1 s)
+    # the worker's clock (the hook's only use of time) moves past expires_in minus the margin
+    # (300 s of 600), not past the expiry: no sleep, whatever the load
+    later = time.monotonic() + 301
+    monkeypatch.setattr(amazon_hook_module, "time", SimpleNamespace(monotonic=lambda: later))
     hook.search_assets()
     assert len(api_calls(sandbox, path="^/auth/o2/token$")) == 2
     assert not [e for e in api_calls(sandbox) if e["status"] == 401]
