@@ -67,6 +67,9 @@ _T = TypeVar("_T")
 _U = TypeVar("_U")
 log = logging.getLogger(__name__)
 
+#: tries of the shared rate budget's database before a caller paces its own process alone.
+_BUDGET_ATTEMPTS = 5
+
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 _URL_QUERY = re.compile(r"(https?://[^\s?#\"'<>]+)\?[^\s#\"'<>]*")
 
@@ -163,31 +166,43 @@ class RateLimiter:
     def _reserve(self) -> tuple[float, int]:
         """Take the next slot: (wall-clock time it starts, the budget's pause count)."""
         from sqlalchemy import case, insert, update
-        from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+        from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
         from airflow_creative_provider.sync.ledger import rate_budgets_table as table
 
-        now = time.time()
-        take = (
-            update(table)
-            .where(table.c.budget == self.budget)
-            .values(next_at=case((table.c.next_at > now, table.c.next_at), else_=now) + self.interval)
-            .returning(table.c.next_at, table.c.pauses)
-        )
-        try:
-            for _ in range(3):
-                with self.engine.begin() as conn:
-                    row = conn.execute(take).one_or_none()
-                if row is not None:
-                    return row[0] - self.interval, row[1]
-                try:
+        # SQLite answers "database is locked" at once (no busy wait) when writers collide in
+        # some lock states: that is contention, not an outage, so try again before pacing alone.
+        for attempt in range(_BUDGET_ATTEMPTS):
+            now = time.time()
+            take = (
+                update(table)
+                .where(table.c.budget == self.budget)
+                .values(next_at=case((table.c.next_at > now, table.c.next_at), else_=now) + self.interval)
+                .returning(table.c.next_at, table.c.pauses)
+            )
+            try:
+                for _ in range(3):
                     with self.engine.begin() as conn:
-                        conn.execute(insert(table).values(budget=self.budget, next_at=now, paused_until=0.0, pauses=0))
-                except IntegrityError:
-                    pass  # another caller created it first
-        except SQLAlchemyError as exc:
-            log.warning("Rate budget %s: its database does not answer (%s); pacing this process only", self.budget,
-                        type(exc).__name__)  # fmt: skip
+                        row = conn.execute(take).one_or_none()
+                    if row is not None:
+                        return row[0] - self.interval, row[1]
+                    try:
+                        with self.engine.begin() as conn:
+                            conn.execute(
+                                insert(table).values(budget=self.budget, next_at=now, paused_until=0.0, pauses=0)
+                            )
+                    except IntegrityError:
+                        pass  # another caller created it first
+            except OperationalError as exc:
+                if attempt + 1 < _BUDGET_ATTEMPTS:
+                    time.sleep(0.05 * (attempt + 1))
+                    continue
+                log.warning("Rate budget %s: its database does not answer (%s); pacing this process only",
+                            self.budget, type(exc).__name__)  # fmt: skip
+            except SQLAlchemyError as exc:
+                log.warning("Rate budget %s: its database does not answer (%s); pacing this process only",
+                            self.budget, type(exc).__name__)  # fmt: skip
+            break
         with self._lock:
             slot = max(now, self._local_next)
             self._local_next = slot + self.interval
