@@ -7,10 +7,10 @@ so the checks hold whatever the machine's load; elapsed times are only ever lowe
 from __future__ import annotations
 
 import multiprocessing
-import threading
 import time
 from typing import Any
 
+from airflow_creative_provider.hooks import base
 from airflow_creative_provider.hooks.base import RateLimiter
 from airflow_creative_provider.hooks.topsort import TopsortHook
 from airflow_creative_provider.sandbox.state import ProcessingSpeed
@@ -44,20 +44,53 @@ def test_four_processes_share_one_budget(ledger_url: str) -> None:
     assert all(slots[i + 45] - slots[i] > 2.0 for i in range(len(slots) - 45))
 
 
-def test_a_pause_moves_every_caller_past_it(ledger_url: str) -> None:
+class _Clock:
+    """Stands in for the ``time`` module of hooks.base: sleeping moves it and nothing waits, so
+    what happens while a caller sleeps is placed exactly, whatever the machine's load."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+        self.while_asleep: list[Any] = []  # run once each, 0.1 s into the next sleep
+
+    def time(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        wake = self.now + seconds
+        while self.while_asleep:
+            self.now += 0.1
+            self.while_asleep.pop(0)()
+        self.now = max(self.now, wake)
+
+
+def test_a_pause_moves_every_caller_past_it(ledger_url: str, monkeypatch: Any) -> None:
+    clock = _Clock(1_000_000.0)
+    monkeypatch.setattr(base, "time", clock)
     one = RateLimiter(1, 1.0, budget=BUDGET, url=ledger_url)
     other = RateLimiter(1, 1.0, budget=BUDGET, url=ledger_url)  # another worker's view of the budget
     one.acquire()  # slot now; the next one is about 1 s later
-    woke: list[float] = []
-    sleeper = threading.Thread(target=lambda: (other.acquire(), woke.append(time.time())))
-    sleeper.start()
-    time.sleep(0.1)  # let it take the next slot (any later start only moves it further)
-    paused_at = time.time()
-    one.pause(2.5)
-    sleeper.join(20)
-    # the sleeper's slot (about 1 s) fell inside the pause: it took a new one after it
-    assert woke and woke[0] >= paused_at + 2.5
-    assert other._reserve()[0] >= paused_at + 2.5
+    paused_at: list[float] = []
+    clock.while_asleep.append(lambda: (paused_at.append(clock.now), one.pause(2.5)))
+    other.acquire()  # takes the slot about 1 s on, sleeps, and the pause comes while it sleeps
+    # the sleeper's slot fell inside the pause: it took a new one after it
+    assert paused_at and paused_at[0] < 1_000_001.0
+    assert clock.now >= paused_at[0] + 2.5
+    assert other._reserve()[0] >= paused_at[0] + 2.5
+
+
+def test_a_caller_waking_after_its_slot_has_passed_takes_a_new_one(ledger_url: str, monkeypatch: Any) -> None:
+    clock = _Clock(1_000_000.0)
+    monkeypatch.setattr(base, "time", clock)
+    limiter = RateLimiter(1, 1.0, budget=BUDGET, url=ledger_url)
+    limiter.acquire()
+    taken = limiter._reserve()[0]  # another caller's slot, about 1 s on
+    slot = taken + limiter.interval  # so acquire sleeps until about 2 s on
+    late = slot + limiter.late_after + 0.5
+    clock.while_asleep.append(lambda: setattr(clock, "now", late))  # a loaded machine wakes it late
+    limiter.acquire()
+    # a call sent that late would crowd the next ones: it slept on to a fresh slot instead
+    assert clock.now > late
+    assert clock.now >= slot + limiter.interval - 1e-6
 
 
 def test_429_with_retry_after_pauses_every_hook_of_the_account(creative_sandbox_env: Any) -> None:
