@@ -65,7 +65,7 @@ class AmazonAdsUploadAssetOperator(CreativePlatformOperator):
         self.file_name = file_name
 
     @cached_property
-    def hook(self) -> AmazonAdsHook:  # type: ignore[override]
+    def hook(self) -> AmazonAdsHook:
         return AmazonAdsHook(self.conn_id, rule_set=self.rule_set)
 
     def execute(self, context: Any) -> dict[str, Any]:
