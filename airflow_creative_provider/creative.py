@@ -16,7 +16,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, Self
 
 if TYPE_CHECKING:
     from airflow_creative_provider.content import PlannedContent
@@ -350,7 +350,7 @@ class PlatformRules:
     own_limits: frozenset[str] = frozenset()
     guard_hint: str = ""
 
-    def with_(self, **changes: Any) -> PlatformRules:
+    def with_(self, **changes: Any) -> Self:
         return dataclasses.replace(self, **changes)
 
     @property

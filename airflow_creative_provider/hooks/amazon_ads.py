@@ -340,7 +340,7 @@ class AmazonAdsHook(CreativePlatformHook):
     def rule_set(rule_set: str | AmazonAdsRules) -> AmazonAdsRules:
         """Resolve a rule set name of ``AMAZON_ADS_RULE_SETS`` (or pass an instance through)."""
         if isinstance(rule_set, PlatformRules):
-            return rule_set  # type: ignore[return-value]
+            return rule_set
         try:
             return AMAZON_ADS_RULE_SETS[rule_set]
         except KeyError:
@@ -908,7 +908,7 @@ class AmazonAdsHook(CreativePlatformHook):
     def list_account_assets(self) -> list[ListedAsset]:
         """The profile's assets (``POST /assets/search`` without filters, every page; a search
         changes nothing), one per asset at its newest version, marked by the ``sha256:<hex>`` tag."""
-        newest: dict[str, Mapping[str, Any]] = {}
+        newest: dict[str, dict[str, Any]] = {}
         for item in self.iter_search():
             asset_id = str(item.get("assetId"))
             known = newest.get(asset_id)

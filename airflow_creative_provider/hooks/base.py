@@ -515,6 +515,11 @@ class CreativePlatformHook(BaseHook):
     :param conn_id: the Airflow connection to use; ``default_conn_name`` when omitted.
     """
 
+    # Airflow's identity of the hook; the task-SDK BaseHook reads them but does not declare them.
+    conn_name_attr: ClassVar[str]
+    default_conn_name: ClassVar[str]
+    conn_type: ClassVar[str]
+    hook_name: ClassVar[str]
     platform: ClassVar[str] = ""
     default_host: ClassVar[str | None] = None
     rules: ClassVar[PlatformRules]

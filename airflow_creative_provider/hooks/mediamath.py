@@ -385,11 +385,11 @@ class MediaMathHook(CreativePlatformHook):
         session = ((body.get("data") or {}).get("session") or {}) if isinstance(body, dict) else {}
         session_id = session_id or session.get("sessionid")
         try:
-            current = float(session.get("current_time"))
-            expires = float(session.get("expires"))
+            current = float(session["current_time"])
+            expires = float(session["expires"])
             if expires > current:
                 lifetime = expires - current
-        except (TypeError, ValueError):
+        except (KeyError, TypeError, ValueError):
             pass
         # Never keep the cookie in requests' jar: it is sent explicitly, and only to MediaMath.
         self.session.cookies.clear()
@@ -475,7 +475,9 @@ class MediaMathHook(CreativePlatformHook):
             return None, text.strip()[:500] or None
         if not isinstance(body, dict):
             return None, str(body)[:500]
-        meta = body.get("meta") if isinstance(body.get("meta"), dict) else {}
+        meta = body.get("meta")
+        if not isinstance(meta, dict):
+            meta = {}
         parts: list[str] = []
         message = meta.get("message") or body.get("message")
         if message:
@@ -1004,7 +1006,7 @@ class MediaMathHook(CreativePlatformHook):
         file: str | os.PathLike[str] | Creative,
         *,
         creative_name: str | None = None,
-        texts: Mapping[int | str, str] | None = None,
+        texts: Mapping[int, str] | Mapping[str, str] | None = None,
         advertiser_id: int | str | None = None,
         concept_id: int | str | None = None,
         resume: bool = False,

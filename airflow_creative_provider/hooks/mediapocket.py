@@ -608,8 +608,11 @@ class MediaPocketHook(CreativePlatformHook):
         """Stable external id of a content in a project: ``creative-sha256-<32 hex>-<project>``."""
         digest = creative.sha256
         if not digest:
+            sha256 = hashlib.sha256()
             with creative.open() as handle:
-                digest = hashlib.file_digest(handle, "sha256").hexdigest()
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    sha256.update(block)
+            digest = sha256.hexdigest()
         return f"creative-sha256-{digest[:32]}-{project_id or self.project_id or 'noproject'}"
 
     def create_asset_with_media(

@@ -52,7 +52,7 @@ import re
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypedDict
 from urllib.parse import quote
 
 from airflow_creative_provider.creative import SIZE_GUARD_BYTES, SIZE_GUARD_HINT, PlatformRules
@@ -148,6 +148,15 @@ TOPSORT_RULES = PlatformRules(
     own_limits=frozenset({"max_bytes"}),
     guard_hint=SIZE_GUARD_HINT,
 )
+
+
+class _AssetFields(TypedDict):
+    """The optional fields of a create that ``submit`` checks and then sends."""
+
+    product_ids: Sequence[str] | None
+    brands: Sequence[str] | None
+    collection_ids: Sequence[str] | None
+    metadata: dict[str, str]
 
 
 class TopsortHook(CreativePlatformHook):
@@ -502,7 +511,7 @@ class TopsortHook(CreativePlatformHook):
                 platform=self.platform,
             )
         name = fit_asset_name(name or creative.upload_name)
-        fields = {
+        fields: _AssetFields = {
             "product_ids": product_ids,
             "brands": brands,
             "collection_ids": collection_ids,

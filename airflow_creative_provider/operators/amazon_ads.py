@@ -8,9 +8,9 @@ without its query string) reaches XCom, and ``AmazonAdsRegisterAssetOperator`` r
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow_creative_provider.exceptions import PlatformConfigError
 from airflow_creative_provider.hooks.amazon_ads import (
@@ -21,6 +21,9 @@ from airflow_creative_provider.hooks.amazon_ads import (
     upload_location,
 )
 from airflow_creative_provider.operators.base import CreativePlatformOperator
+
+if TYPE_CHECKING:
+    from airflow.sdk import XComArg
 
 
 def _as_list(value: Sequence[str] | str | None) -> list[str]:
@@ -65,7 +68,7 @@ class AmazonAdsUploadAssetOperator(CreativePlatformOperator):
         self.file_name = file_name
 
     @cached_property
-    def hook(self) -> AmazonAdsHook:  # type: ignore[override]
+    def hook(self) -> AmazonAdsHook:
         return AmazonAdsHook(self.conn_id, rule_set=self.rule_set)
 
     def execute(self, context: Any) -> dict[str, Any]:
@@ -136,7 +139,7 @@ class AmazonAdsRegisterAssetOperator(CreativePlatformOperator):
     def __init__(
         self,
         *,
-        upload: dict[str, Any] | None = None,
+        upload: Mapping[str, Any] | XComArg | None = None,
         upload_location: str | None = None,
         name: str | None = None,
         asset_type: str | None = None,
@@ -169,7 +172,17 @@ class AmazonAdsRegisterAssetOperator(CreativePlatformOperator):
     def _pick(self, own: Any, key: str) -> Any:
         if own not in (None, "", []):
             return own
-        return (self.upload or {}).get(key)
+        if not self.upload:
+            return None
+        # Airflow renders an XComArg to the upload task's dict before execute; anything else
+        # (e.g. a Jinja string without render_template_as_native_obj) cannot be read.
+        if not isinstance(self.upload, Mapping):
+            raise PlatformConfigError(
+                f"Amazon Ads: register needs `upload` as the upload task's XCom (a dict), got "
+                f"{type(self.upload).__name__}. Pass the task's .output, or render templates as native objects.",
+                platform=AmazonAdsHook.platform,
+            )
+        return self.upload.get(key)
 
     def execute(self, context: Any) -> dict[str, Any]:
         hook: AmazonAdsHook = self.hook  # type: ignore[assignment]

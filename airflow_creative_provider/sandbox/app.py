@@ -22,6 +22,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, HTTPException
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
+from starlette.types import Message, Receive, Scope, Send
 
 from airflow_creative_provider.sandbox.drift import DriftError, inject_drift
 from airflow_creative_provider.sandbox.state import PLATFORMS, ConnectionSpec, Outcome, ProcessingSpeed, SandboxState
@@ -45,7 +46,7 @@ class SandboxApp(FastAPI):
     sandbox: SandboxState
     modules: dict[str, Any]
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"].startswith("/_sandbox"):
             await super().__call__(scope, receive, send)
             return
@@ -77,7 +78,7 @@ class SandboxApp(FastAPI):
             return
 
         captured: dict[str, Any] = {}
-        held: list[dict[str, Any]] = []
+        held: list[Message] = []
         holding = fault is not None and fault.kind in ("drop_after", "delay_after")
 
         def record() -> None:
@@ -90,7 +91,7 @@ class SandboxApp(FastAPI):
                     entry[key] = scope["state"][key]
             state.journal.record(**entry)
 
-        async def capture(message: dict[str, Any]) -> None:
+        async def capture(message: Message) -> None:
             if message["type"] == "http.response.start":
                 captured["status"] = message["status"]
             if holding:

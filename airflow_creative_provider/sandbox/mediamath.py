@@ -207,22 +207,22 @@ def _image_asset(
     *,
     component_id: int,
     advertiser_id: int,
-    filename: str,
+    filename: str | None,
     content: bytes,
 ) -> dict[str, Any]:
     from PIL import Image, UnidentifiedImageError
 
-    _required_name(filename, "image_filename")
+    name = _required_name(filename, "image_filename")
     try:
         with Image.open(io.BytesIO(content)) as image:
             width, height = image.size
             fmt = image.format
             image.load()
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
-        raise _Refused(invalid("asset_value", "is not a valid image file", value=filename)) from None
+        raise _Refused(invalid("asset_value", "is not a valid image file", value=name)) from None
     if fmt not in IMAGE_FORMATS:
-        raise _Refused(invalid("asset_value", f"image type {fmt} is not supported (PNG, JPEG, GIF)", value=filename))
-    url = _store_object(state, request, filename, content)
+        raise _Refused(invalid("asset_value", f"image type {fmt} is not supported (PNG, JPEG, GIF)", value=name))
+    url = _store_object(state, request, name, content)
     return _new_asset(
         state,
         db,
@@ -230,7 +230,7 @@ def _image_asset(
         advertiser_id=advertiser_id,
         asset_type="image",
         values={
-            "image_filename": filename,
+            "image_filename": name,
             "image_url": url,
             "image_width": width,
             "image_height": height,
@@ -344,7 +344,7 @@ def build_router(state: SandboxState) -> APIRouter:
 
     def session_valid(request: Request) -> bool:
         session = request.cookies.get("adama_session")
-        return bool(session) and session.startswith("sess_") and state.token_valid(PLATFORM, session)
+        return session is not None and session.startswith("sess_") and state.token_valid(PLATFORM, session)
 
     def authorised(handler: Any) -> Any:
         import functools

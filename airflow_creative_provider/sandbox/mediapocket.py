@@ -212,7 +212,9 @@ class Tenant:
         self.event(asset, "ASSET_ADDED")
         return asset
 
-    def start_media(self, asset: dict[str, Any], filename: str, *, url: str | None = None, key: str | None = None):
+    def start_media(
+        self, asset: dict[str, Any], filename: str, *, url: str | None = None, key: str | None = None
+    ) -> None:
         """Media is being fetched: ``processing`` now, a real fetch in a thread."""
         fetch: dict[str, Any] = {"done": False, "filename": filename}
         with self.state.lock:

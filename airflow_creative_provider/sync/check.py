@@ -30,7 +30,7 @@ import os
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import delete, insert, update
 
@@ -77,6 +77,17 @@ class Drift:
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+
+class _DriftOrigin(TypedDict):
+    """The fields of a ``Drift`` that name the ledger record it was found on."""
+
+    platform: str
+    account: str
+    remote_id: str | None
+    sha256: str | None
+    file_key: str | None
+    recorded_state: str | None
 
 
 @dataclass
@@ -136,7 +147,7 @@ def compare(
             continue
         counts["checked"] += 1
         found = by_id.get(_base_id(record.remote_id))
-        base = {
+        base: _DriftOrigin = {
             "platform": platform,
             "account": account,
             "remote_id": record.remote_id,

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import and_, case, distinct, func, literal, or_, select, union, union_all
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, RowMapping
 
 from airflow_creative_provider import PLATFORMS
 from airflow_creative_provider.sync.ledger import (
@@ -219,8 +219,8 @@ def list_assets(ledger: Ledger, flt: AssetFilter) -> AssetPage:
         total = conn.execute(select(func.count()).select_from(grouped)).scalar_one()
         page = conn.execute(select(grouped).order_by(*order).limit(limit).offset(offset)).mappings().all()
         shas = [r["sha256"] for r in page]
-        files: dict[str, list[Mapping[str, Any]]] = {}
-        assets: dict[str, list[Mapping[str, Any]]] = {}
+        files: dict[str, list[RowMapping]] = {}
+        assets: dict[str, list[RowMapping]] = {}
         if shas:
             for r in conn.execute(
                 select(files_table).where(files_table.c.sha256.in_(shas)).order_by(files_table.c.file_key)
@@ -239,9 +239,9 @@ def list_assets(ledger: Ledger, flt: AssetFilter) -> AssetPage:
 
 
 def _row(
-    group: Mapping[str, Any],
-    files: Sequence[Mapping[str, Any]],
-    assets: Sequence[Mapping[str, Any]],
+    group: RowMapping,
+    files: Sequence[RowMapping],
+    assets: Sequence[RowMapping],
     cols: Sequence[Column],
 ) -> dict[str, Any]:
     key = group["key"]
@@ -278,7 +278,7 @@ def _row(
     }
 
 
-def _drift_badges(rows: Sequence[dict[str, Any]], drift: Sequence[Mapping[str, Any]]) -> None:
+def _drift_badges(rows: Sequence[dict[str, Any]], drift: Sequence[RowMapping]) -> None:
     """Put what the last ``creative_check`` found on each cell (``cell["drift"]``), while the
     cell still holds the remote id the check saw (a re-sent asset has a new one)."""
     found = {(d["sha256"], d["platform"], d["account"], d["remote_id"]): d for d in drift}
@@ -291,9 +291,9 @@ def _drift_badges(rows: Sequence[dict[str, Any]], drift: Sequence[Mapping[str, A
                 cell["drift"] = {k: seen[k] for k in ("kind", "detail", "checked_at", "run_id")}
 
 
-def _refusals(conn: Connection, shas: Sequence[str]) -> dict[str, list[Mapping[str, Any]]]:
+def _refusals(conn: Connection, shas: Sequence[str]) -> dict[str, list[RowMapping]]:
     """sha256 -> its current refusals by local rules (every name x platform account)."""
-    found: dict[str, list[Mapping[str, Any]]] = {}
+    found: dict[str, list[RowMapping]] = {}
     if shas:
         r = refused_now()
         query = select(r).where(r.c.sha256.in_(list(shas))).order_by(r.c.file_key)
@@ -303,12 +303,12 @@ def _refusals(conn: Connection, shas: Sequence[str]) -> dict[str, list[Mapping[s
 
 
 def _stored_refusals(
-    rows: Sequence[dict[str, Any]], cols: Sequence[Column], refusals: Mapping[str, Sequence[Mapping[str, Any]]]
+    rows: Sequence[dict[str, Any]], cols: Sequence[Column], refusals: Mapping[str, Sequence[RowMapping]]
 ) -> None:
     """Put the recorded refusals in the cells, per file name: a cell without a record shows ``refused``
     with every refused name and its reason; a sent cell lists the names refused besides (``refused_names``)."""
     for row in rows:
-        by_column: dict[str, list[Mapping[str, Any]]] = {}
+        by_column: dict[str, list[RowMapping]] = {}
         for refusal in refusals.get(row["sha256"], []):
             by_column.setdefault(f"{refusal['platform']}:{refusal['account']}", []).append(refusal)
         for col in cols:
@@ -377,7 +377,7 @@ def _creative(source: str | None, key: str, size: int | None, facts: Mapping[str
     return Creative(path=source_path(source or "", key), key=key, size=int(size or 0), **kept)
 
 
-def _cell(record: Mapping[str, Any]) -> dict[str, Any]:
+def _cell(record: RowMapping) -> dict[str, Any]:
     return {
         "platform": record["platform"],
         "account": record["account"],
@@ -494,7 +494,7 @@ def list_runs(ledger: Ledger, *, offset: int = 0, limit: int = 20) -> tuple[int,
     return total, [_run(row, live.get(row["run_id"], {})) for row in rows]
 
 
-def _run(row: Mapping[str, Any], submitted: Mapping[str, Mapping[str, int]]) -> dict[str, Any]:
+def _run(row: RowMapping, submitted: Mapping[str, Mapping[str, int]]) -> dict[str, Any]:
     """A run's counts per platform from its plan (actions), report (final states) and submits.
 
     ``sent``: uploads that reached the platform in this run; ``ready`` / ``rejected`` /

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import pytest
 from PIL import Image
 
-from airflow_creative_provider.exceptions import CreativeRefused, UncertainOutcome
+from airflow_creative_provider.exceptions import CreativeRefused, PlatformConfigError, UncertainOutcome
 from airflow_creative_provider.hooks.amazon_ads import AmazonAdsHook
 from airflow_creative_provider.operators.amazon_ads import (
     AmazonAdsRegisterAssetOperator,
@@ -122,6 +122,15 @@ def test_failed_spec_checks_returned_as_warnings(sandbox, tmp_path):
     uploaded = upload(png(tmp_path, "promo.png"))
     result = AmazonAdsRegisterAssetOperator(task_id="register", upload=uploaded).execute(context())
     assert result["warnings"] and "Aspect ratio" in result["warnings"][0]
+
+
+def test_upload_rendered_as_a_string_is_a_clear_error(sandbox, tmp_path):
+    # a Jinja-templated ``upload`` without native rendering arrives as the dict's text
+    uploaded = upload(png(tmp_path))
+    register = AmazonAdsRegisterAssetOperator(task_id="register", upload=str(uploaded))
+    with pytest.raises(PlatformConfigError, match=r"`upload` as the upload task's XCom \(a dict\), got str"):
+        register.execute(context())
+    assert registrations(sandbox) == []
 
 
 def test_templated_fields():

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from alembic import context
 from sqlalchemy import create_engine
+from sqlalchemy.engine import Connection
 
 from airflow_creative_provider.sync.ledger import metadata
 from airflow_creative_provider.sync.migrations import VERSION_TABLE
@@ -15,7 +16,7 @@ from airflow_creative_provider.sync.migrations import VERSION_TABLE
 config = context.config
 
 
-def _run(connection: object) -> None:
+def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=metadata,
@@ -31,6 +32,8 @@ if connection is not None:
     _run(connection)
 else:
     url = context.get_x_argument(as_dictionary=True).get("url") or config.get_main_option("sqlalchemy.url")
+    if not url:
+        raise SystemExit("No ledger database: pass -x url=<SQLAlchemy URL> or set sqlalchemy.url in alembic.ini.")
     engine = create_engine(url)
     with engine.begin() as conn:
         _run(conn)
