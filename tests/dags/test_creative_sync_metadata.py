@@ -136,7 +136,7 @@ def test_metadata_is_sent_on_create_updated_alone_and_a_bad_value_is_refused(syn
         MANIFEST.replace("Spring banner {stem}", "Summer banner {stem}").replace("Homepage banner", "Front page")
     )
     since = _last_seq(sandbox)
-    run2, _ = _run(conf)
+    run2, report2 = _run(conf)
     assert run2.state == "success", run2.task_states
     calls = [e for e in sandbox.journal() if e["seq"] > since]
     assert not any(_creates(sandbox, p, since) for p in PLATFORMS), "nothing is created again"
@@ -158,6 +158,8 @@ def test_metadata_is_sent_on_create_updated_alone_and_a_bad_value_is_refused(syn
         row = rows2[(BANNER, platform)]
         assert row.action == "keep" and row.state == "ready" and words in (row.reason or ""), row
     assert _remote("topsort", remote[(BANNER, "topsort")])["name"] == "Spring banner summer_sale_1200x628"
+    warned = [w for w in report2["warnings"] if "metadata of 1 file(s) changed, not updated" in w]
+    assert sorted(w.split(":")[0] for w in warned) == ["amazon_ads", "delta_projects", "topsort"]
     # the files whose metadata did not change were left alone
     assert (LOGO, "mediamath") not in rows2
 
