@@ -242,6 +242,29 @@ BRIEF = (
 )
 
 
+#: the metadata manifest (README "Metadata from the folder"): what each platform stores beside
+#: the files; read by creative_sync from the source's root, never uploaded as a creative.
+MANIFEST = """\
+# Metadata from the folder (README, "Metadata from the folder"): what each platform stores
+# beside the files. creative_sync reads it from the source's root; it is never uploaded.
+# No name_template: every platform keeps the file's own name (add e.g. "{folder}-{stem}").
+defaults:
+  tags: [summer-2026]
+files:
+  "banners/*":
+    description: Summer sale banners for the home page
+    category: Banners
+    tags: [summer-2026, banner]
+    mediamath:
+      start_date: "2026-06-01T00:00:00"
+      end_date: "2026-08-31T23:59:59"
+    topsort:
+      metadata: {campaign: summer-sale}
+  "logos/*":
+    category: Brand
+"""
+
+
 def build() -> dict[str, bytes]:
     """Every file of the sample folder: relative path -> bytes."""
     banner = jpeg(summer_sale_banner())
@@ -278,6 +301,8 @@ def build() -> dict[str, bytes]:
         "banners/._summer_sale_1200x628.jpg": APPLE_DOUBLE,
         "~$campaign_plan.docx": OFFICE_LOCK,
         "video/product_teaser_640x360.mp4.part": teaser[: len(teaser) // 4],
+        # the metadata manifest: read, never sent
+        "creatives.yaml": MANIFEST.encode(),
     }
     return files
 

@@ -69,13 +69,17 @@ ANY_MEDIA = PlatformRules(
 )
 
 
+#: the metadata manifest (``sync.metadata``): read by the plan, never a creative
+METADATA = ("creatives.yaml",)
+
+
 def committed_files() -> dict[str, Path]:
     return {p.relative_to(CREATIVES).as_posix(): p for p in CREATIVES.rglob("*") if p.is_file()}
 
 
 def test_folder_holds_exactly_the_expected_files_and_stays_small():
     files = committed_files()
-    assert set(files) == set(GOOD) | set(BAD) | set(SKIPPED) | set(AWKWARD) | set(WARNED)
+    assert set(files) == set(GOOD) | set(BAD) | set(SKIPPED) | set(AWKWARD) | set(WARNED) | set(METADATA)
     assert sum(p.stat().st_size for p in files.values()) < 3 * 1024 * 1024
 
 
@@ -134,6 +138,18 @@ def test_bad_files_are_flagged_by_inspect_itself():
     mislabelled = Creative.inspect(CREATIVES / "bad/jpeg_named_as.png")
     assert (mislabelled.mimetype, mislabelled.extension_mimetype) == ("image/jpeg", "image/png")
     assert Creative.inspect(CREATIVES / "bad/text_named_as.jpg").mimetype is None
+
+
+def test_the_example_manifest_gives_every_platform_valid_metadata():
+    from airflow_creative_provider.sync import metadata
+
+    manifest = metadata.Manifest.parse((CREATIVES / "creatives.yaml").read_bytes())
+    for key in sorted(GOOD):
+        creative = Creative.inspect(CREATIVES / key, key=key)
+        for platform in PLATFORMS:
+            assert isinstance(metadata.resolve(manifest, creative, platform), dict), (key, platform)
+    banner = Creative.inspect(CREATIVES / "banners/summer_sale_1200x628.jpg", key="banners/summer_sale_1200x628.jpg")
+    assert metadata.resolve(manifest, banner, "mediapocket")["category"] == "banners"
 
 
 def test_files_to_skip_look_hidden_or_temporary():

@@ -681,6 +681,7 @@ class AmazonAdsHook(CreativePlatformHook):
         brand_entity_id: str | None = None,
         skip_subtype_detection: bool | None = None,
         registration_context: Mapping[str, Any] | None = None,
+        brand_entity_ids: Sequence[str] | None = None,
     ) -> dict[str, Any]:
         """``POST /assets/register``: returns ``assetId``, ``versionId`` and ``failedSpecChecks``.
 
@@ -692,6 +693,7 @@ class AmazonAdsHook(CreativePlatformHook):
             ``registration_context`` when omitted.
         :param linked_asset_id: make a new version of this asset (``versionInfo.linkedAssetId``).
         :param brand_entity_id: defaults to the connection's ``brand_entity_id`` extra.
+        :param brand_entity_ids: several brand entity ids (``associatedSubEntityList``, 1 to 100).
         """
         asset_type = asset_type.upper()
         subtypes = [s.upper() for s in subtypes]
@@ -716,7 +718,9 @@ class AmazonAdsHook(CreativePlatformHook):
             if version_notes:
                 body["versionInfo"]["versionNotes"] = version_notes[:1000]
         brand_entity_id = brand_entity_id or self.extra_field("brand_entity_id")
-        if brand_entity_id:
+        if brand_entity_ids:
+            body["associatedSubEntityList"] = [{"brandEntityId": str(b)} for b in brand_entity_ids]
+        elif brand_entity_id:
             body["associatedSubEntityList"] = [{"brandEntityId": str(brand_entity_id)}]
         if skip_subtype_detection is not None:
             body["skipAssetSubTypesDetection"] = bool(skip_subtype_detection)
@@ -858,6 +862,7 @@ class AmazonAdsHook(CreativePlatformHook):
         tags: Sequence[str] | None = None,
         asins: Sequence[str] | None = None,
         registration_context: Mapping[str, Any] | None = None,
+        brand_entity_ids: Sequence[str] | None = None,
     ) -> RemoteAsset:
         """Check, upload (URL + PUT) and register one creative; a new version of ``previous_id`` if given.
 
@@ -867,6 +872,8 @@ class AmazonAdsHook(CreativePlatformHook):
             ``BACKGROUND_VIDEO``.
         :param registration_context: ``registrationContext`` for DSP assets; the connection extra
             ``registration_context`` when omitted.
+        :param brand_entity_ids: ``associatedSubEntityList`` brand entity ids (1 to 100); the
+            connection's ``brand_entity_id`` extra when omitted.
         """
         self.check_creative(creative)
         if resume:
@@ -887,6 +894,7 @@ class AmazonAdsHook(CreativePlatformHook):
             asins=asins,
             linked_asset_id=linked,
             registration_context=registration_context,
+            brand_entity_ids=brand_entity_ids,
         )
         warnings = spec_warnings(result.get("failedSpecChecks"))
         return RemoteAsset(

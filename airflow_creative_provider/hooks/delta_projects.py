@@ -399,10 +399,10 @@ class DeltaProjectsHook(CreativePlatformHook):
             candidates = undecided
             time.sleep(self.recovery_poll)
 
-    def find_asset(self, creative: Creative) -> RemoteAsset | None:
+    def find_asset(self, creative: Creative, name: str | None = None) -> RemoteAsset | None:
         """The file an earlier attempt uploaded for this content: same name, same SHA-1."""
         sha1 = self.local_sha1(creative)
-        info = self._lookup(creative.typed_name, sha1)
+        info = self._lookup(name or creative.typed_name, sha1)
         if info is None:
             return None
         return self._remote_asset(info, sha1)
@@ -418,24 +418,28 @@ class DeltaProjectsHook(CreativePlatformHook):
         )
 
     @content_warnings
-    def submit(self, creative: Creative, *, resume: bool = False, previous_id: str | None = None) -> RemoteAsset:
+    def submit(
+        self, creative: Creative, *, resume: bool = False, previous_id: str | None = None, name: str | None = None
+    ) -> RemoteAsset:
         """Check the file locally, then upload it; with ``resume`` first look for an earlier upload.
 
         :param previous_id: ignored: Delta files have no versions, a new file is uploaded.
+        :param name: the file name Delta stores (``creatives.yaml``); the file's own by default.
         """
         self.check_creative(creative)
         sha1 = self.local_sha1(creative)
+        name = name or creative.typed_name
         if resume:
-            found = self.find_asset(creative)
+            found = self.find_asset(creative, name)
             if found is not None:
                 self.log.info("%s: %s was already uploaded as file %s", self.hook_name, creative.name, found.remote_id)
                 return found
-        file_id = self.upload_file(creative)
+        file_id = self.upload_file(creative, name)
         return RemoteAsset(
             remote_id=file_id,
             state=AssetStatus.PENDING,
             raw_state="PROCESSING",
-            details={"name": creative.typed_name, "sha1": sha1},
+            details={"name": name, "sha1": sha1},
         )
 
     # ----------------------------------------------------------------- status

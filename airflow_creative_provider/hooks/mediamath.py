@@ -1010,6 +1010,8 @@ class MediaMathHook(CreativePlatformHook):
         advertiser_id: int | str | None = None,
         concept_id: int | str | None = None,
         resume: bool = False,
+        start_date: str | None = None,
+        end_date: str | None = None,
     ) -> dict[str, Any]:
         """A native creative from one image or video file plus text assets by component id
         (e.g. ``{7: title, 4: destination URL}``).
@@ -1042,6 +1044,8 @@ class MediaMathHook(CreativePlatformHook):
                         asset_ids=[video["asset_id"]],
                         concept_id=concept_id,
                         external_identifier=mark,
+                        start_date=start_date,
+                        end_date=end_date,
                     )
                 return self.create_creative(
                     name,
@@ -1049,6 +1053,8 @@ class MediaMathHook(CreativePlatformHook):
                     image=creative,
                     concept_id=concept_id,
                     external_identifier=mark,
+                    start_date=start_date,
+                    end_date=end_date,
                 )
 
             current = self.create_or_find(create, lambda: self.find_creative(mark, advertiser), what=f"creative {mark}")
@@ -1063,10 +1069,22 @@ class MediaMathHook(CreativePlatformHook):
         return self.get_creative(creative_id) if added else current
 
     @content_warnings
-    def submit(self, creative: Creative, *, resume: bool = False, previous_id: str | None = None) -> RemoteAsset:
+    def submit(
+        self,
+        creative: Creative,
+        *,
+        resume: bool = False,
+        previous_id: str | None = None,
+        creative_name: str | None = None,
+        start_date: str | None = None,
+        end_date: str | None = None,
+    ) -> RemoteAsset:
         """Create a native creative carrying the file (an image by base64, a video by presigned PUT),
-        named after the original file name."""
-        made = self.create_native_creative(creative, resume=resume)
+        named after the original file name unless ``creative_name`` is given; ``start_date`` and
+        ``end_date`` (both or neither, ``2026-03-01T00:00:00``) are the creative's dates."""
+        made = self.create_native_creative(
+            creative, resume=resume, creative_name=creative_name, start_date=start_date, end_date=end_date
+        )
         return self._remote(made)
 
     def check_connection(self) -> str:

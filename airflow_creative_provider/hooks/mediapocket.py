@@ -734,11 +734,26 @@ class MediaPocketHook(CreativePlatformHook):
         return self._remote(asset) if asset else None
 
     @content_warnings
-    def submit(self, creative: Creative, *, resume: bool = False, previous_id: str | None = None) -> RemoteAsset:
+    def submit(
+        self,
+        creative: Creative,
+        *,
+        resume: bool = False,
+        previous_id: str | None = None,
+        title: str | None = None,
+        description: str | None = None,
+        category: str | None = None,
+        tags: Iterable[str] | None = None,
+    ) -> RemoteAsset:
         """Check, look up, stage (S3) and create one creative; idempotent by external id.
 
         MediaPocket has no versions: ``previous_id`` is ignored (a changed file is new content
         with a new external id). The lookup always runs, so ``resume`` changes nothing.
+
+        :param title: the asset's title; the file name by default.
+        :param description: the asset's description.
+        :param category: the asset's category (MediaPocket stores it lower-cased).
+        :param tags: the asset's tags.
         """
         self.check_creative(creative)
         external_id = self.external_id_for(creative)
@@ -759,10 +774,13 @@ class MediaPocketHook(CreativePlatformHook):
             )
             return self._remote(self._add_media_to(str(existing["id"]), source, filename, external_id))
         asset = self.create_asset_with_media(
-            title=creative.name,
+            title=title or creative.name,
             source=source,
             filename=filename,
             external_id=external_id,
+            description=description,
+            category=category,
+            tags=tags,
             existing=existing,
             looked_up=True,
         )

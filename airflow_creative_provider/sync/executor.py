@@ -12,6 +12,7 @@ poll for one batch, and the statuses seen, stored per row.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import threading
 import time
@@ -29,6 +30,7 @@ from airflow_creative_provider.exceptions import (
     PlatformRejected,
 )
 from airflow_creative_provider.hooks.base import PROCESSING_FAILED, CreativePlatformHook
+from airflow_creative_provider.sync import metadata as meta
 from airflow_creative_provider.sync.ledger import AssetRecord, Ledger
 from airflow_creative_provider.sync.payloads import BatchRef, BatchResult, HookRegistry, WaitResult, default_hooks
 from airflow_creative_provider.sync.states import TERMINAL_STATES, Action, State
@@ -310,7 +312,9 @@ class _Batch:
                 size=creative.size,
             )
             try:
-                remote = self.hook.submit(creative, resume=resume, previous_id=item.get("previous_id"))
+                remote = self.hook.submit(
+                    creative, resume=resume, previous_id=item.get("previous_id"), **self.metadata_kwargs(item)
+                )
             except Exception as exc:  # noqa: BLE001 - recorded per asset; never stops the others
                 return self._failed(creative, sha256, exc, outcome)
             reason = "; ".join(remote.warnings) if remote.warnings else None
@@ -327,6 +331,16 @@ class _Batch:
                 raw_state=remote.raw_state,
                 reason=reason,
             )
+            if item.get("metadata") is not None:
+                ledger.record_metadata(
+                    sha256,
+                    platform,
+                    account,
+                    fields=item["metadata"],
+                    digest=meta.digest(item["metadata"]),
+                    run_id=run_id,
+                    remote_id=str(remote.remote_id),
+                )
             if remote.abandoned_ids:
                 log.info("%s: %s: earlier attempts left %s behind", platform, creative.key, list(remote.abandoned_ids))
             log.debug("%s: %s -> %s (%s)", platform, creative.key, remote.remote_id, remote.state)
@@ -345,6 +359,53 @@ class _Batch:
                 ledger.release(sha256, platform, account, run_id)
             except Exception:  # noqa: BLE001 - a stale claim is taken over later
                 log.warning("Could not release the claim on %s", creative.key, exc_info=True)
+
+    def metadata_kwargs(self, item: Mapping[str, Any]) -> dict[str, Any]:
+        """The manifest's fields as the hook's ``submit`` takes them (only those it accepts, none unset)."""
+        fields = item.get("metadata")
+        if not fields:
+            return {}
+        kwargs = {k: v for k, v in meta.submit_kwargs(self.platform, fields).items() if v is not None}
+        try:
+            parameters = inspect.signature(self.hook.submit).parameters
+        except (TypeError, ValueError):  # pragma: no cover - a builtin: nothing is passed
+            return {}
+        if any(p.kind == inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+            return kwargs
+        return {k: v for k, v in kwargs.items() if k in parameters}
+
+    def update_metadata(self, item: Mapping[str, Any]) -> _Outcome:
+        """Send a file's changed metadata through the platform's update call (never its bytes); record it."""
+        remote_id, key, sha256 = str(item["remote_id"]), item["file_key"], item["sha256"]
+        state = str(item.get("state") or State.READY)
+        fields = item.get("metadata") or {}
+
+        def outcome(new_state: str, reason: str | None) -> _Outcome:
+            return _Outcome(
+                item["seq"], key, Action.UPDATE, new_state, remote_id, item.get("version"), reason, this_run=True
+            )
+
+        try:
+            previous = self.ledger.asset_metadata(sha256).get((self.platform, self.account), {}).get("fields")
+            meta.update_remote(self.hook, remote_id, fields, previous)
+            self.ledger.record_metadata(
+                sha256,
+                self.platform,
+                self.account,
+                fields=fields,
+                digest=meta.digest(fields),
+                run_id=self.run_id,
+                remote_id=remote_id,
+                updated=True,
+            )
+        except NotImplementedError as exc:
+            return outcome(state, f"metadata changed; {exc}")
+        except Exception as exc:  # noqa: BLE001 - reported; the next run tries again
+            reason = self.safe_message(exc)
+            log.error("%s: updating the metadata of %s (%s) failed: %s", self.platform, key, remote_id, reason)
+            return outcome(State.FAILED, f"metadata update failed: {reason}")
+        log.info("%s: %s (%s): metadata updated, the file not sent again", self.platform, key, remote_id)
+        return outcome(state, "metadata updated; the file was not sent again")
 
     def gave_up_on(self, record: AssetRecord) -> bool:
         """The platform's processing of this asset failed on each of its bounded sends."""
@@ -520,6 +581,7 @@ def submit_batch(
     uploads = [i for i in items if i["action"] == Action.UPLOAD]
     polls = [i for i in items if i["action"] == Action.POLL]
     archives = [i for i in items if i["action"] == Action.ARCHIVE]
+    updates = [i for i in items if i["action"] == Action.UPDATE]
     workers = upload_concurrency(hook, concurrency or ref.concurrency)
     progress = _Progress(ref.platform, len(uploads), sum(int(i.get("size") or 0) for i in uploads))
     log.info(
@@ -544,6 +606,7 @@ def submit_batch(
         if polls:
             outcomes.extend(batch.record(o) for o in batch.poll(polls))
         outcomes.extend(batch.record(batch.archive(item)) for item in archives)
+        outcomes.extend(batch.record(batch.update_metadata(item)) for item in updates)
     counts = _count(outcomes)
     bytes_sent = sum(o.bytes for o in outcomes)
     ledger.add_run_counts(ref.run_id, ref.platform, counts, bytes_sent)

@@ -250,7 +250,24 @@ run_items_table = Table(
     Column("done", Integer, nullable=False, default=0),
     Column("this_run", Integer, nullable=False, default=0),
     Column("bytes", BigInteger, nullable=False, default=0),
+    #: the metadata to send with an upload or an update (``sync.metadata``), per platform's field names.
+    Column("metadata", JSON),
     Index("ix_creative_run_items_batch", "run_id", "platform", "batch"),
+)
+
+#: the metadata last sent with each asset (``sync.metadata``): what the platform was given at
+#: the create or the last update, and its digest (what the plan compares with the manifest).
+asset_metadata_table = Table(
+    "creative_asset_metadata",
+    metadata,
+    Column("sha256", String(64), primary_key=True),
+    Column("platform", String(64), primary_key=True),
+    Column("account", String(255), primary_key=True),
+    Column("digest", String(64), nullable=False),
+    Column("fields", JSON, nullable=False),
+    Column("remote_id", String(512)),
+    Column("run_id", String(255)),
+    Column("sent_at", Float, nullable=False),
 )
 
 #: files refused by a platform's local rules, per file name x platform account: what the
@@ -943,6 +960,7 @@ class Ledger:
         if rows or batch is not None:
             for row in rows:
                 row["creative"] = _json(row["creative"])
+                row["metadata"] = _json(row.get("metadata"))
             return rows
         packed = self.plan_rows(run_id)
         if not isinstance(packed, dict) or "fields" not in packed:
@@ -969,6 +987,70 @@ class Ledger:
                 .where(run_items_table.c.run_id == run_id, run_items_table.c.seq == seq)
                 .values(**outcome)
             )
+
+    # ------------------------------------------------------------------ metadata sent
+    def record_metadata(
+        self,
+        sha256: str,
+        platform: str,
+        account: str,
+        *,
+        fields: Mapping[str, Any],
+        digest: str,
+        run_id: str,
+        remote_id: str | None,
+        updated: bool = False,
+    ) -> None:
+        """Store the metadata an asset was given (create or update); an update is also a history event
+        and moves the asset's ``updated_at`` (so a saved plan made before it is not reused)."""
+        now = time.time()
+        t = asset_metadata_table
+        values = {"digest": digest, "fields": dict(fields), "remote_id": remote_id, "run_id": run_id, "sent_at": now}
+        with self.begin() as conn:
+            changed = conn.execute(update(t).where(*self._key(sha256, platform, account, t)).values(**values))
+            if changed.rowcount == 0:
+                conn.execute(insert(t).values(sha256=sha256, platform=platform, account=account, **values))
+            if updated:
+                conn.execute(
+                    update(assets_table)
+                    .where(*self._key(sha256, platform, account))
+                    .values(updated_at=now, last_run_id=run_id)
+                )
+                row = conn.execute(select(assets_table.c.state).where(*self._key(sha256, platform, account))).scalar()
+                self._history(
+                    conn,
+                    sha256,
+                    platform,
+                    account,
+                    run_id=run_id,
+                    event="metadata",
+                    at=now,
+                    state=row or READY,
+                    remote_id=remote_id,
+                    reason="metadata updated: " + json.dumps(dict(fields), sort_keys=True, default=str)[:900],
+                )
+
+    def metadata_digests(self, platform: str, account: str) -> dict[str, str]:
+        """``{sha256: digest}`` of the metadata last sent to one platform account."""
+        t = asset_metadata_table
+        with self.begin() as conn:
+            rows = conn.execute(select(t.c.sha256, t.c.digest).where(t.c.platform == platform, t.c.account == account))
+            return {sha: digest for sha, digest in rows}
+
+    def asset_metadata(self, sha256: str) -> dict[tuple[str, str], dict[str, Any]]:
+        """``{(platform, account): {"fields", "sent_at", "run_id", "remote_id"}}`` of one content."""
+        t = asset_metadata_table
+        with self.begin() as conn:
+            rows = conn.execute(select(t).where(t.c.sha256 == sha256)).mappings().all()
+        return {
+            (r["platform"], r["account"]): {
+                "fields": _json(r["fields"]),
+                "sent_at": r["sent_at"],
+                "run_id": r["run_id"],
+                "remote_id": r["remote_id"],
+            }
+            for r in rows
+        }
 
     # ------------------------------------------------------------------ refusals by local rules
     def replace_refusals(

@@ -49,6 +49,8 @@ class Target:
     account: str
     supports_archive: bool = False
     supports_versions: bool = False
+    #: the platform documents an update of an asset's metadata without its file (``sync.metadata``).
+    supports_metadata_update: bool = False
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,9 @@ def pack_rows(rows: Iterable[PlanRow]) -> dict[str, Any]:
 #: the rules' verdict on one file for one platform: a mapping ``{(key, platform): Verdict}``
 #: or a function ``(creative, platform) -> Verdict`` called only where a decision needs it.
 Verdicts = Mapping[tuple[str, str], Verdict] | Callable[[Creative, str], Verdict | None]
+#: ``(creative, platform, record) -> bool``: the metadata the manifest gives this file now
+#: differs from what the record says was sent (``sync.metadata``).
+MetadataChanged = Callable[[Creative, str, AssetRecord], bool]
 
 
 def _verdict(verdicts: Verdicts, creative: Creative, platform: str) -> Verdict | None:
@@ -147,6 +152,8 @@ def build_plan(
     max_archive: int = 10,
     in_scope: Callable[[str], bool] | None = None,
     unchanged_rows: bool = True,
+    metadata_changed: MetadataChanged | None = None,
+    no_update_reason: Callable[[str], str] | None = None,
 ) -> Plan:
     """Decide the work of one run (pure: no I/O).
 
@@ -164,6 +171,9 @@ def build_plan(
         outside (excluded by ``include``, or a file too recent to list) is not removed.
     :param unchanged_rows: keep a row for each file already ready or rejected under the same
         single name; else they are only counted (``Plan.unchanged``), the cheap way at scale.
+    :param metadata_changed: whether a sent file's metadata changed (``sync.metadata``): such a
+        file is an ``update`` where the target supports one, else ``keep`` with
+        ``no_update_reason(platform)`` (what happens instead).
     """
     plan = Plan(listing_ok=listing_ok)
     by_content: dict[str, list[Creative]] = {}
@@ -191,10 +201,13 @@ def build_plan(
                 and found.state in _SETTLED
                 and len(creatives) == 1
                 and creatives[0].key == found.file_key
+                and (metadata_changed is None or not metadata_changed(creatives[0], target.platform, found))
             ):  # the common case of a rerun: counted, no row
                 counted[found.state] = counted.get(found.state, 0) + 1
                 continue
             rows = _content_rows(target, sha256, creatives, verdicts, found, by_key, previous_ids)
+            if metadata_changed is not None and found is not None:
+                rows = [_metadata_row(r, target, found, creatives, metadata_changed, no_update_reason) for r in rows]
             plan.rows.extend(rows)
         live_ids = {r.remote_id for r in platform_records if r.sha256 in present and r.remote_id}
         gone = [r for r in platform_records if r.source == source and r.sha256 not in present and r.remote_id]
@@ -234,6 +247,28 @@ def build_plan(
         blocked = {id(r) for r in candidates}
         plan.rows = [replace(r, action=WOULD_ARCHIVE, reason=why) if id(r) in blocked else r for r in plan.rows]
     return plan
+
+
+def _metadata_row(
+    row: PlanRow,
+    target: Target,
+    record: AssetRecord,
+    creatives: list[Creative],
+    metadata_changed: MetadataChanged,
+    no_update_reason: Callable[[str], str] | None,
+) -> PlanRow:
+    """A settled row (ready or rejected, same name) whose metadata changed: ``update``, or ``keep`` with why."""
+    if row.action != NONE or row.key != record.file_key or record.state not in _SETTLED:
+        return row
+    creative = next((c for c in creatives if c.key == row.key), None)
+    if creative is None or not metadata_changed(creative, target.platform, record):
+        return row
+    if target.supports_metadata_update:
+        return replace(
+            row, action=Action.UPDATE, change=Change.METADATA, reason="metadata changed: updated, the file is not sent"
+        )
+    why = no_update_reason(target.platform) if no_update_reason else f"{target.platform} has no metadata update"
+    return replace(row, action=KEEP, change=Change.METADATA, reason=f"metadata changed; {why}")
 
 
 def _content_rows(

@@ -23,15 +23,23 @@ from dataclasses import dataclass
 from typing import Any
 
 from airflow_creative_provider import __version__
-from airflow_creative_provider.creative import Creative, PlatformRules
+from airflow_creative_provider.creative import Creative, PlatformRules, Refusal
 from airflow_creative_provider.exceptions import PlatformError
+from airflow_creative_provider.sync import metadata as meta
 from airflow_creative_provider.sync import plan as planning
 from airflow_creative_provider.sync.ledger import AssetRecord, Ledger
 from airflow_creative_provider.sync.params import SyncParams
 from airflow_creative_provider.sync.payloads import BatchRef, HookRegistry, PlanSummary, PlatformInfo, default_hooks
 from airflow_creative_provider.sync.rules import Verdict, check
-from airflow_creative_provider.sync.source import Scan, index_entries, list_source, matches_include, scan_source
-from airflow_creative_provider.sync.states import Action, Change
+from airflow_creative_provider.sync.source import (
+    Scan,
+    index_entries,
+    list_source,
+    matches_include,
+    read_manifest,
+    scan_source,
+)
+from airflow_creative_provider.sync.states import Action, Change, State
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +63,8 @@ class _Prepared:
     platforms: dict[str, PlatformInfo]
     #: digest of the plan's inputs besides files and ledger; None when no saved plan may serve.
     inputs: str | None
+    #: the source's metadata manifest (``sync.metadata``), None when it has none.
+    manifest: meta.Manifest | None = None
 
 
 def resolve_targets(
@@ -85,6 +95,7 @@ def resolve_targets(
             account=account,
             supports_archive=bool(getattr(cls, "supports_archive", False)),
             supports_versions=bool(getattr(cls, "supports_versions", False)),
+            supports_metadata_update=platform in meta.UPDATABLE,
         )
         targets.append(target)
         infos[platform] = PlatformInfo(platform, conn_id, account=account, supports_archive=target.supports_archive)
@@ -117,6 +128,7 @@ def _prepare(params: SyncParams, ledger: Ledger, hooks: HookRegistry) -> _Prepar
         follow_outside_links=params.follow_outside_links,
     )
     targets, rules, infos = resolve_targets(params, hooks)
+    manifest = load_manifest(scan)
     inputs = None
     if not params.checksum and len(targets) == len(infos):
         inputs = digest(
@@ -125,9 +137,22 @@ def _prepare(params: SyncParams, ledger: Ledger, hooks: HookRegistry) -> _Prepar
                 "params": params.reuse_key(),
                 "targets": targets,
                 "rules": {platform: rules[platform] for platform in sorted(rules)},
+                "metadata": manifest.digest if manifest else None,
             }
         )
-    return _Prepared(params, scan, targets, rules, infos, inputs)
+    return _Prepared(params, scan, targets, rules, infos, inputs, manifest)
+
+
+def load_manifest(scan: Scan) -> meta.Manifest | None:
+    """The source's ``creatives.yaml``, parsed (from a folder, ``file://`` or ``s3://`` alike).
+
+    :raises ManifestError: it is not valid YAML or names a field this project does not know;
+        nothing is sent (the message says where).
+    """
+    raw = read_manifest(scan)
+    if raw is None:
+        return None
+    return meta.Manifest.parse(raw, where=f"{scan.source.rstrip('/')}/{meta.MANIFEST_NAME}")
 
 
 def _fingerprint(ledger: Ledger, prepared: _Prepared) -> str:
@@ -143,6 +168,8 @@ class _Fresh:
     listing: dict[str, Any]
     plan: planning.Plan
     creatives: dict[str, Creative]
+    #: the manifest's metadata per file and platform (what uploads and updates send).
+    metadata: _MetadataPlan | None = None
 
 
 def _plan_afresh(prepared: _Prepared, ledger: Ledger, *, run_id: str | None = None) -> _Fresh:
@@ -188,10 +215,15 @@ def _decide(prepared: _Prepared, ledger: Ledger, *, run_id: str | None) -> _Fres
     rules = prepared.rules
     verdict_cache: dict[tuple[str, str], Verdict] = {}
 
+    fields = _MetadataPlan(prepared.manifest, ledger, {t.platform: t.account for t in prepared.targets})
+
     def verdicts(creative: Creative, platform: str) -> Verdict:
         key = (creative.key, platform)
         if key not in verdict_cache:
-            verdict_cache[key] = check(creative, platform, rules[platform])
+            verdict = check(creative, platform, rules[platform])
+            if verdict.accepted:
+                verdict = fields.verdict(creative, platform, verdict)
+            verdict_cache[key] = verdict
         return verdict_cache[key]
 
     plan = planning.build_plan(
@@ -205,9 +237,68 @@ def _decide(prepared: _Prepared, ledger: Ledger, *, run_id: str | None) -> _Fres
         max_archive=params.max_archive,
         in_scope=lambda key: key not in scan.recent and matches_include(key, params.include),
         unchanged_rows=False,
+        metadata_changed=fields.changed if fields.needed() else None,
+        no_update_reason=lambda platform: meta.NO_UPDATE.get(platform, f"{platform} documents no metadata update"),
     )
+    plan.rows = [fields.refuse_bad_update(row, {c.key: c for c in listing.files}) for row in plan.rows]
     _record_refusals(ledger, params.source, listing.files, plan, prepared.targets, run_id=run_id)
-    return _Fresh(listing.summary(), plan, {c.key: c for c in listing.files})
+    return _Fresh(listing.summary(), plan, {c.key: c for c in listing.files}, fields)
+
+
+class _MetadataPlan:
+    """What the manifest gives each file on each platform, checked, and how it compares with the ledger."""
+
+    def __init__(self, manifest: meta.Manifest | None, ledger: Ledger, accounts: Mapping[str, str]) -> None:
+        self.manifest = manifest
+        self._ledger = ledger
+        self._accounts = accounts
+        self._digests: dict[str, dict[str, str]] = {}
+
+    def resolve(self, creative: Creative, platform: str) -> dict[str, Any] | meta.MetadataRefused:
+        return meta.resolve(self.manifest, creative, platform)
+
+    def verdict(self, creative: Creative, platform: str, verdict: Verdict) -> Verdict:
+        """The rules' verdict, refused when a metadata value does not fit the platform."""
+        fields = self.resolve(creative, platform)
+        if isinstance(fields, meta.MetadataRefused):
+            refusal = Refusal(creative.key, platform, fields.rule, fields.reason)
+            return dataclasses.replace(verdict, refusals=(refusal,), warnings=())
+        return verdict
+
+    def sent_digests(self, platform: str) -> dict[str, str]:
+        if platform not in self._digests:
+            self._digests[platform] = self._ledger.metadata_digests(platform, self._accounts[platform])
+        return self._digests[platform]
+
+    def needed(self) -> bool:
+        """Without a manifest, and no metadata recorded, every file keeps its default: nothing to compare."""
+        return self.manifest is not None or any(self.sent_digests(p) for p in self._accounts)
+
+    def changed(self, creative: Creative, platform: str, record: AssetRecord) -> bool:
+        """The metadata the manifest gives now differs from what was sent (the default when none was recorded)."""
+        wanted = self.resolve(creative, platform)
+        if isinstance(wanted, meta.MetadataRefused):
+            return True  # refused below, with its message
+        sent = self.sent_digests(platform).get(record.sha256)
+        if sent is None:
+            default = meta.resolve(None, creative, platform)
+            sent = meta.digest(default if isinstance(default, dict) else None)
+        return meta.digest(wanted) != sent
+
+    def refuse_bad_update(self, row: planning.PlanRow, creatives: Mapping[str, Creative]) -> planning.PlanRow:
+        """A sent file whose new metadata a platform cannot take: refused with the file, field and rule."""
+        if row.change != Change.METADATA or row.key not in creatives:
+            return row
+        fields = self.resolve(creatives[row.key], row.platform)
+        if not isinstance(fields, meta.MetadataRefused):
+            return row
+        return dataclasses.replace(
+            row, action=Action.REFUSED, state=State.REFUSED, rule=fields.rule, reason=fields.reason
+        )
+
+    def fields(self, creative: Creative, platform: str) -> dict[str, Any] | None:
+        resolved = self.resolve(creative, platform)
+        return resolved if isinstance(resolved, dict) else None
 
 
 class _RecordsOnDemand(Mapping[str, list[AssetRecord]]):
@@ -283,6 +374,9 @@ def _items(
             batches[(row.platform, batch)] = batches.get((row.platform, batch), 0) + 1
             if row.action == Action.UPLOAD:
                 creative = _creative_json(fresh.creatives[row.key])
+        fields = None
+        if row.action in (Action.UPLOAD, Action.UPDATE) and fresh.metadata is not None and row.key in fresh.creatives:
+            fields = fresh.metadata.fields(fresh.creatives[row.key], row.platform)
         items.append(
             {
                 "seq": seq,
@@ -302,6 +396,7 @@ def _items(
                 "remote_id": row.remote_id,
                 "version": row.version,
                 "reason": row.reason,
+                "metadata": fields,
             }
         )
     return items, batches

@@ -187,6 +187,7 @@ def build_report(
     # Not a strict failure: skipping links out of the source is the safe default the user chose
     # (follow_outside_links off); nothing went wrong, but a person should see what was left out.
     warnings.extend(outside_link_warnings(plan))
+    warnings.extend(metadata_warnings(rows))
     counts: dict[str, dict[str, int]] = {platform: {} for platform in plan.platforms}
     for platform, info in plan.platforms.items():
         if info.error:
@@ -299,6 +300,22 @@ def outside_link_warnings(plan: PlanSummary) -> list[str]:
         f"skipped {total} link{'s' if total != 1 else ''} pointing outside the source: {shown} "
         "(param follow_outside_links sends them)"
     ]
+
+
+def metadata_warnings(rows: Iterable[ReportRow]) -> list[str]:
+    """Files whose metadata (``creatives.yaml``) changed on a platform that documents no update:
+    how many per platform, the first few keys, and what happens instead (``sync.metadata.NO_UPDATE``)."""
+    kept: dict[str, list[ReportRow]] = {}
+    for row in rows:
+        if row.action == Action.KEEP and str(row.reason or "").startswith("metadata changed;"):
+            kept.setdefault(row.platform, []).append(row)
+    warnings = []
+    for platform, found in sorted(kept.items()):
+        keys = sorted(r.key for r in found)
+        shown = ", ".join(keys[:5]) + (f", ... and {len(keys) - 5} more" if len(keys) > 5 else "")
+        why = str(found[0].reason).removeprefix("metadata changed; ")
+        warnings.append(f"{platform}: metadata of {len(keys)} file(s) changed, not updated ({shown}): {why}")
+    return warnings
 
 
 def _with_table(report: Report) -> Report:

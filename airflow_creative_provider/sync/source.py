@@ -202,6 +202,8 @@ def local_root(source: str) -> str:
 
 #: the skip reason of a symbolic link whose target lies outside the source folder.
 LINK_OUTSIDE = "link_outside"
+#: the metadata manifest at the source's root (``sync.metadata``): read, never sent as a creative.
+MANIFEST_NAME = "creatives.yaml"
 
 
 def _walk_local(
@@ -323,6 +325,8 @@ class Scan:
     recent: set[str] = field(default_factory=set)
     #: keys of links whose target lies outside the source folder (skipped unless followed).
     links_outside: list[str] = field(default_factory=list)
+    #: the metadata manifest (``MANIFEST_NAME`` at the root), when the source has one.
+    manifest: _Entry | None = None
 
     def fingerprint(self) -> str:
         """A digest of every kept key, size and mtime, the skip counts and the errors.
@@ -376,6 +380,9 @@ def scan_source(
     included = _include_matcher(include)
     for entry in entries:
         key = entry.key
+        if key == MANIFEST_NAME:  # the metadata manifest: read by the plan, never a creative
+            scan.manifest = entry
+            continue
         # skip_reason only where a name starts with "." or "~" or ends like a temporary file
         reason = skip_reason(key) if _MAYBE_SKIPPED(key) or key.lower().endswith(TEMPORARY_SUFFIXES) else None
         if reason is None and included is not None and not included(key):
@@ -392,6 +399,16 @@ def scan_source(
     if outside and not follow_outside_links:
         skipped[LINK_OUTSIDE] = skipped.get(LINK_OUTSIDE, 0) + len(outside)
     return scan
+
+
+def read_manifest(scan: Scan) -> bytes | None:
+    """The bytes of the source's metadata manifest (any source kind), None when it has none."""
+    if scan.manifest is None:
+        return None
+    from airflow_creative_provider.content import open_content
+
+    with open_content(scan.manifest.path) as handle:
+        return handle.read()
 
 
 def list_source(

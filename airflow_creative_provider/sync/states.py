@@ -46,6 +46,8 @@ class Action(StrEnum):
     ARCHIVE = "archive"
     KEEP = "keep"
     WOULD_ARCHIVE = "would_archive"
+    #: only the metadata changed: sent through the platform's update call, not the bytes.
+    UPDATE = "update"
 
 
 class Change(StrEnum):
@@ -55,12 +57,14 @@ class Change(StrEnum):
     CHANGED = "changed"
     RETRY = "retry"
     RESTORED = "restored"
+    #: the manifest's metadata of an unchanged file changed.
+    METADATA = "metadata"
 
 
 #: states after which nothing is waited for.
 TERMINAL_STATES = frozenset({State.READY, State.REJECTED, State.ARCHIVED})
 #: actions that are work for a submit task.
-WORK_ACTIONS = frozenset({Action.UPLOAD, Action.POLL, Action.ARCHIVE})
+WORK_ACTIONS = frozenset({Action.UPLOAD, Action.POLL, Action.ARCHIVE, Action.UPDATE})
 
 
 def would(action: str) -> str:

@@ -167,12 +167,27 @@ class HistoryEntry(BaseModel):
     reason: str | None = None
 
 
+class SentMetadata(BaseModel):
+    """What one platform account was given beside the file (its own field names), when and by which run."""
+
+    platform: str
+    account: str
+    fields: dict[str, Any]
+    sent_at: float
+    run_id: str | None = None
+    remote_id: str | None = None
+
+
 class CreativeDetail(BaseModel):
     """One creative: its facts, its state on every platform account and the history of each."""
 
     columns: list[PlatformColumn]
     asset: Asset
     history: list[HistoryEntry] = Field(description="oldest first")
+    metadata: dict[str, SentMetadata] = Field(
+        default_factory=dict,
+        description="the metadata (creatives.yaml) each platform account was last given, by 'platform:account'",
+    )
 
 
 class RunPlatformCounts(BaseModel):
@@ -363,7 +378,12 @@ def _detail(request: Request, ledger: Ledger, sha256: str) -> dict[str, Any]:
     history = queries.asset_history(ledger, sha256)
     for entry in history:
         entry["run_url"] = run_url(request, entry["run_id"])
-    return {"columns": _columns(cols), "asset": row, "history": history}
+    return {
+        "columns": _columns(cols),
+        "asset": row,
+        "history": history,
+        "metadata": queries.asset_metadata(ledger, sha256),
+    }
 
 
 def _runs(request: Request, ledger: Ledger, offset: int, limit: int) -> dict[str, Any]:
@@ -517,6 +537,7 @@ def create_app(ledger_url: str | None = None) -> FastAPI:
                 "data": data,
                 "row": data["asset"],
                 "history": history,
+                "metadata": data["metadata"],
                 "now": time.time(),
             },
         )

@@ -602,6 +602,15 @@ def asset_history(ledger: Ledger, sha256: str) -> list[dict[str, Any]]:
     ]
 
 
+def asset_metadata(ledger: Ledger, sha256: str) -> dict[str, dict[str, Any]]:
+    """The metadata each platform account was last given for one content (``creatives.yaml``),
+    keyed like the page's columns (``platform:account``): its fields, when and by which run."""
+    return {
+        f"{platform}:{account}": {"platform": platform, "account": account, **sent}
+        for (platform, account), sent in sorted(ledger.asset_metadata(sha256).items())
+    }
+
+
 def creative_detail(ledger: Ledger, sha256: str) -> tuple[list[Column], dict[str, Any]] | None:
     """(platform columns, the creative's matrix row) for one content; None when the ledger does not know it."""
     grouped = _grouped(AssetFilter()).subquery("grouped")

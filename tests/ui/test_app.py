@@ -381,6 +381,33 @@ def test_creative_detail_gives_each_platform_history(client: TestClient, synced_
     assert client.get("/api/assets/not-a-sha").status_code == 404
 
 
+def test_creative_detail_shows_the_metadata_each_platform_was_given(client: TestClient) -> None:
+    """The example folder's creatives.yaml: what the sync sent beside the banner, per platform account."""
+    (banner,) = assets(client, q=REJECTED_NAME)["items"]
+    detail = client.get(f"/api/assets/{banner['sha256']}").json()
+    sent = {m["platform"]: m for m in detail["metadata"].values()}
+    assert set(sent) == set(PLATFORMS)
+    assert sent["mediapocket"]["fields"] == {
+        "title": REJECTED_NAME,
+        "description": "Summer sale banners for the home page",
+        "category": "banners",
+        "tags": ["summer-2026", "banner"],
+    }
+    assert sent["mediamath"]["fields"] == {
+        "creative_name": REJECTED_NAME,
+        "start_date": "2026-06-01T00:00:00",
+        "end_date": "2026-08-31T23:59:59",
+    }
+    assert sent["topsort"]["fields"]["metadata"] == {"campaign": "summer-sale"}
+    assert (
+        sent["mediamath"]["run_id"] == "ui-1"
+        and sent["mediamath"]["remote_id"] == cell(banner, "mediamath")["remote_id"]
+    )
+    page = client.get(f"/creatives/{banner['sha256']}").text
+    assert page.count("data-metadata") == len(PLATFORMS)
+    assert "Summer sale banners for the home page" in page and "campaign=summer-sale" in page
+
+
 def test_tasks_of_the_sync_dag_link_to_the_creatives_of_their_run() -> None:
     from airflow import plugins_manager
     from airflow.models.taskinstancekey import TaskInstanceKey
