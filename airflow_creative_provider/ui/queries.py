@@ -216,8 +216,12 @@ def list_assets(ledger: Ledger, flt: AssetFilter) -> AssetPage:
     }[flt.sort if flt.sort in SORTS else "name"]
     with ledger.begin() as conn:
         cols = columns(conn, flt.platforms)
-        total = conn.execute(select(func.count()).select_from(grouped)).scalar_one()
-        page = conn.execute(select(grouped).order_by(*order).limit(limit).offset(offset)).mappings().all()
+        by_name = _first_by_name(conn, offset, limit) if _unfiltered_by_name(flt, offset, limit) else None
+        if by_name is not None:
+            total, page = by_name
+        else:
+            total = conn.execute(select(func.count()).select_from(grouped)).scalar_one()
+            page = conn.execute(select(grouped).order_by(*order).limit(limit).offset(offset)).mappings().all()
         shas = [r["sha256"] for r in page]
         files: dict[str, list[Mapping[str, Any]]] = {}
         assets: dict[str, list[Mapping[str, Any]]] = {}
@@ -236,6 +240,122 @@ def list_assets(ledger: Ledger, flt: AssetFilter) -> AssetPage:
     _stored_refusals(rows, cols, refusals)
     _local_verdicts(rows, cols)
     return AssetPage(total=total, offset=offset, limit=limit, columns=cols, rows=rows)
+
+
+#: the deepest row the name walk serves; a page past it is sorted by the grouped query (as before)
+NAME_WALK_DEPTH = 5_000
+#: file rows the name walk reads at least per query
+NAME_WALK_CHUNK = 500
+#: contents gone from their source listed whole; past it only the first of them by name are read
+GONE_LISTED = 1_000
+
+
+def _unfiltered_by_name(flt: AssetFilter, offset: int, limit: int) -> bool:
+    """The default view (every creative by name, the first pages): served by the name walk."""
+    plain = not (flt.state or flt.search or flt.run_id)
+    return plain and flt.sort in ("name", "") and offset + limit <= NAME_WALK_DEPTH
+
+
+def _first_by_name(conn: Connection, offset: int, limit: int) -> tuple[int, list[Mapping[str, Any]]]:
+    """(total, one page) of the unfiltered matrix by name, reading only what the page needs.
+
+    The grouped query sorts every content of the ledger to show fifty; here the candidates come
+    from indexes instead: the files in a source in key order (the first key of a content is its
+    name) and the contents only recorded as sent (their file left the source), then the grouped
+    query runs on those candidates alone, so the order, names and dates are the same as before.
+    """
+    f, a = files_table, assets_table
+    wanted = offset + limit
+    present_total = conn.execute(
+        select(func.count()).select_from(select(f.c.sha256).where(f.c.sha256.is_not(None)).distinct().subquery())
+    ).scalar_one()
+    gone = conn.execute(_gone_query(conn.dialect.name)).scalars().all()
+    candidates = list(gone)
+    if len(gone) > max(wanted, GONE_LISTED):  # many files left their source: their first names only
+        named = (
+            select(a.c.sha256.label("sha256"), func.min(a.c.file_key).label("key"))
+            .where(a.c.sha256.in_(_gone_query(conn.dialect.name).subquery().select()), a.c.file_key.is_not(None))
+            .group_by(a.c.sha256)
+            .subquery("named")
+        )
+        candidates = list(
+            conn.execute(select(named.c.sha256).order_by(named.c.key, named.c.sha256).limit(wanted)).scalars()
+        )
+    # the files in key order: the first `wanted` distinct contents are the first by name
+    seen: set[str] = set()
+    present: list[str] = []
+    chunk, start = max(2 * wanted, NAME_WALK_CHUNK), 0
+    while len(present) < wanted:
+        keys = (
+            conn.execute(
+                select(f.c.sha256)
+                .where(f.c.sha256.is_not(None))
+                .order_by(f.c.file_key, f.c.sha256)
+                .limit(chunk)
+                .offset(start)
+            )
+            .scalars()
+            .all()
+        )
+        for sha in keys:
+            if sha not in seen:
+                seen.add(sha)
+                present.append(sha)
+        if len(keys) < chunk:
+            break
+        start += chunk
+    candidates += present[:wanted]
+    total = present_total + len(gone)
+    if not candidates:
+        return total, []
+    grouped = _grouped_of(candidates).subquery("grouped")
+    page = (
+        conn.execute(select(grouped).order_by(grouped.c.key, grouped.c.sha256).limit(limit).offset(offset))
+        .mappings()
+        .all()
+    )
+    return total, list(page)
+
+
+def _gone_query(dialect: str) -> Any:
+    """The contents recorded as sent (with a file key) that no file in a source holds any more."""
+    f, a = files_table, assets_table
+    sent = select(a.c.sha256).where(a.c.file_key.is_not(None))
+    if dialect == "sqlite":
+        # an EXCEPT in sha256 order is a merge of two index scans in SQLite: no lookup per record
+        query = sent.except_(select(f.c.sha256).where(f.c.sha256.is_not(None)))
+        return query.order_by(query.selected_columns.sha256)
+    # PostgreSQL and others: a hash anti-join
+    return sent.where(~select(f.c.id).where(f.c.sha256 == a.c.sha256).exists()).distinct()
+
+
+def _grouped_of(shas: Sequence[str]) -> Any:
+    """``_grouped`` of these contents only (the filter inside each branch of the union, where the indexes are)."""
+    f, a = files_table, assets_table
+    in_source = select(
+        f.c.sha256.label("sha256"),
+        f.c.file_key.label("key"),
+        f.c.updated_at.label("seen_at"),
+        f.c.updated_at.label("changed_at"),
+        literal(1).label("present"),
+    ).where(f.c.sha256.in_(shas))
+    sent = select(
+        a.c.sha256.label("sha256"),
+        a.c.file_key.label("key"),
+        a.c.created_at.label("seen_at"),
+        a.c.updated_at.label("changed_at"),
+        literal(0).label("present"),
+    ).where(a.c.sha256.in_(shas), a.c.file_key.is_not(None))
+    u = union_all(in_source, sent).subquery("contents")
+    name = func.coalesce(func.min(case((u.c.present == 1, u.c.key))), func.min(u.c.key))
+    return select(
+        u.c.sha256.label("sha256"),
+        name.label("key"),
+        func.min(u.c.seen_at).label("first_seen"),
+        func.max(u.c.changed_at).label("last_change"),
+        func.max(u.c.present).label("present"),
+        func.count(distinct(u.c.key)).label("names"),
+    ).group_by(u.c.sha256)
 
 
 def _row(
