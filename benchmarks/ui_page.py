@@ -222,7 +222,7 @@ def fill(url: str, files: int) -> None:
     )
 
 
-def measure(url: str, reps: int) -> dict[str, tuple[float, int]]:
+def measure(url: str, reps: int, routes: tuple[tuple[str, bool], ...]) -> dict[str, tuple[float, int]]:
     """path -> (median ms, total the page reports)."""
     from fastapi.testclient import TestClient
 
@@ -233,7 +233,7 @@ def measure(url: str, reps: int) -> dict[str, tuple[float, int]]:
         app.dependency_overrides[dependency.dependency] = lambda: None  # type: ignore[union-attr,index]
     client = TestClient(app, root_path="/creative-sync")
     out: dict[str, tuple[float, int]] = {}
-    for path, _ in ROUTES:
+    for path, _ in routes:
         times = []
         response = client.get(path)  # warm: the first request builds the hooks, templates...
         for _ in range(reps):
@@ -252,6 +252,7 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=100_000, help="creatives in the ledger (default 100000)")
     parser.add_argument("--reps", type=int, default=5, help="requests per route, median printed (default 5)")
     parser.add_argument("--url", help="the ledger (default: SQLite in a temporary folder, removed after)")
+    parser.add_argument("--targets-only", action="store_true", help="only the two routes with a target")
     args = parser.parse_args()
     import logging
 
@@ -266,10 +267,11 @@ def main() -> None:
         ensure_database(url)
         print(f"{args.files} creatives x {len(PLATFORMS)} platforms in {url}", flush=True)
         fill(url, args.files)
-        results = measure(url, args.reps)
+        routes = tuple(r for r in ROUTES if r[1] or not args.targets_only)
+        results = measure(url, args.reps, routes)
         print(f"\n  (median of {args.reps} requests each)")
-        width = max(len(p) for p, _ in ROUTES)
-        for path, target in ROUTES:
+        width = max(len(p) for p, _ in routes)
+        for path, target in routes:
             ms, total = results[path]
             shown = f"{ms:6.0f} ms" + (f"  ({total} creatives)" if total >= 0 else "")
             if target:

@@ -148,3 +148,45 @@ def test_filtered_sorted_and_deep_pages_keep_the_grouped_query(
     assert walked == []
     assert [r["key"] for r in list_assets(ledger, AssetFilter(offset=36, limit=1)).rows] == ["zzz/last.png"]
     assert len(walked) == 1
+
+
+def test_whole_ledger_counts_are_taken_again_as_soon_as_the_ledger_changes(
+    ledger_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The passes over every record (records per column, contents gone from the source) are reused
+    between requests only while the ledger is the same: a file leaving, a file changing, a new
+    record show on the next page."""
+    from sqlalchemy import delete, update
+
+    ledger = Ledger(ledger_url)
+    fill(ledger)
+    passes = []
+    gone_query = queries._gone_query
+    monkeypatch.setattr(queries, "_gone_query", lambda *a: passes.append(a) or gone_query(*a))
+
+    def view() -> tuple[int, dict[str, bool], dict[str, int]]:
+        page = list_assets(ledger, AssetFilter(limit=50))
+        return page.total, {r["key"]: r["in_source"] for r in page.rows}, {c.key: c.assets for c in page.columns}
+
+    total, shown, counts = view()
+    assert (total, shown["b/one.png"], counts["meta:acct-meta"]) == (37, True, 36)
+    assert view() == (total, shown, counts) and len(passes) == 1  # nothing changed: counted once
+
+    with ledger.begin() as conn:  # b/one.png leaves the source
+        conn.execute(delete(files_table).where(files_table.c.file_key == "b/one.png"))
+    total, shown, counts = view()
+    assert (total, shown["b/one.png"]) == (37, False) and len(passes) == 2
+
+    with ledger.begin() as conn:  # d/renamed.png now holds another content, never sent
+        conn.execute(
+            update(files_table)
+            .where(files_table.c.file_key == "d/renamed.png")
+            .values(sha256=_sha("new-content"), updated_at=1000)
+        )
+    total, shown, counts = view()
+    assert total == 38 and shown["d/renamed.png"] and shown["0/old-name.png"] is False
+
+    with ledger.begin() as conn:  # a record of a content no file holds
+        conn.execute(insert(assets_table), [_record("sent-elsewhere", "meta", "ba/elsewhere.png", 30)])
+    total, shown, counts = view()
+    assert (total, shown["ba/elsewhere.png"], counts["meta:acct-meta"]) == (39, False, 37)
