@@ -6,7 +6,11 @@ that hold it now (key, size, facts such as type, dimensions, duration), the asse
 on a platform but gone from the source is listed too, under the name it was sent with.
 
 Every list is filtered, counted and paged by the database (``LIMIT``/``OFFSET`` over a
-grouped ``UNION``); only the rows of one page are read, whatever the ledger's size.
+grouped ``UNION``); only the rows of one page are read, whatever the ledger's size. The
+default view (every creative by name, its first pages) does not sort the whole ledger: its
+candidates come from indexes (``_first_by_name``), and the figures that need a pass over every
+record (records per platform account, contents gone from their source) are reused between
+requests while the ledger stays the same (``_census``).
 """
 
 from __future__ import annotations
