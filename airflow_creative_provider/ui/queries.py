@@ -118,8 +118,8 @@ def _like(text: str) -> str:
     return f"%{escaped}%"
 
 
-def _contents() -> Any:
-    """Every (content, name) the ledger knows: files now in a source, and sent assets."""
+def _contents(shas: Sequence[str] | None = None) -> Any:
+    """Every (content, name) the ledger knows: files now in a source, and sent assets (of ``shas`` only when given)."""
     f, a = files_table, assets_table
     in_source = select(
         f.c.sha256.label("sha256"),
@@ -137,12 +137,14 @@ def _contents() -> Any:
         a.c.updated_at.label("changed_at"),
         literal(0).label("present"),
     ).where(a.c.file_key.is_not(None))
+    if shas is not None:  # inside each branch of the union, where the indexes are
+        in_source, sent = in_source.where(f.c.sha256.in_(shas)), sent.where(a.c.sha256.in_(shas))
     return union_all(in_source, sent).subquery("contents")
 
 
-def _grouped(flt: AssetFilter) -> Any:
-    """One row per content, filtered (not yet paged)."""
-    u = _contents()
+def _grouped(flt: AssetFilter, shas: Sequence[str] | None = None) -> Any:
+    """One row per content, filtered (not yet paged); of ``shas`` only when given."""
+    u = _contents(shas)
     name = func.coalesce(func.min(case((u.c.present == 1, u.c.key))), func.min(u.c.key))
     query = select(
         u.c.sha256.label("sha256"),
@@ -415,7 +417,7 @@ def _first_by_name(conn: Connection, offset: int, limit: int) -> tuple[int, list
     total = present_total + len(gone)
     if not candidates:
         return total, []
-    grouped = _grouped_of(candidates).subquery("grouped")
+    grouped = _grouped(AssetFilter(), candidates).subquery("grouped")
     page = (
         conn.execute(select(grouped).order_by(grouped.c.key, grouped.c.sha256).limit(limit).offset(offset))
         .mappings()
@@ -435,35 +437,6 @@ def _gone_query(dialect: str, records: Sequence[Any] = ()) -> Any:
         return query.order_by(query.selected_columns.sha256)
     # PostgreSQL and others: a hash anti-join
     return sent.where(~select(f.c.id).where(f.c.sha256 == a.c.sha256).exists()).distinct()
-
-
-def _grouped_of(shas: Sequence[str]) -> Any:
-    """``_grouped`` of these contents only (the filter inside each branch of the union, where the indexes are)."""
-    f, a = files_table, assets_table
-    in_source = select(
-        f.c.sha256.label("sha256"),
-        f.c.file_key.label("key"),
-        f.c.updated_at.label("seen_at"),
-        f.c.updated_at.label("changed_at"),
-        literal(1).label("present"),
-    ).where(f.c.sha256.in_(shas))
-    sent = select(
-        a.c.sha256.label("sha256"),
-        a.c.file_key.label("key"),
-        a.c.created_at.label("seen_at"),
-        a.c.updated_at.label("changed_at"),
-        literal(0).label("present"),
-    ).where(a.c.sha256.in_(shas), a.c.file_key.is_not(None))
-    u = union_all(in_source, sent).subquery("contents")
-    name = func.coalesce(func.min(case((u.c.present == 1, u.c.key))), func.min(u.c.key))
-    return select(
-        u.c.sha256.label("sha256"),
-        name.label("key"),
-        func.min(u.c.seen_at).label("first_seen"),
-        func.max(u.c.changed_at).label("last_change"),
-        func.max(u.c.present).label("present"),
-        func.count(distinct(u.c.key)).label("names"),
-    ).group_by(u.c.sha256)
 
 
 def _row(
@@ -832,9 +805,9 @@ def asset_history(ledger: Ledger, sha256: str) -> list[dict[str, Any]]:
 
 def creative_detail(ledger: Ledger, sha256: str) -> tuple[list[Column], dict[str, Any]] | None:
     """(platform columns, the creative's matrix row) for one content; None when the ledger does not know it."""
-    grouped = _grouped(AssetFilter()).subquery("grouped")
+    grouped = _grouped(AssetFilter(), [sha256]).subquery("grouped")
     with ledger.begin() as conn:
-        group = conn.execute(select(grouped).where(grouped.c.sha256 == sha256)).mappings().one_or_none()
+        group = conn.execute(select(grouped)).mappings().one_or_none()
         if group is None:
             return None
         cols = columns(conn)

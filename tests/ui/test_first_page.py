@@ -204,3 +204,15 @@ def test_whole_ledger_counts_are_taken_again_as_soon_as_the_ledger_changes(
     monkeypatch.setattr(queries, "CENSUS_MAX_AGE", 0)
     total, shown, counts = view()
     assert (total, "ba/elsewhere.png" in shown, counts["meta:acct-meta"]) == (38, False, 36)
+
+
+def test_one_creatives_page_reads_that_content_only(ledger_url: str) -> None:
+    ledger = Ledger(ledger_url)
+    fill(ledger)
+    rows = {r["sha256"]: r for r in list_assets(ledger, AssetFilter(limit=50)).rows}
+    for content in ("dup", "gone-twice", "renamed", "one"):
+        found = queries.creative_detail(ledger, _sha(content))
+        assert found is not None
+        assert found[1] == rows[_sha(content)]
+    assert queries.creative_detail(ledger, _sha("no-key")) is None  # no name: not a creative of the page
+    assert queries.creative_detail(ledger, _sha("never-seen")) is None
