@@ -114,6 +114,7 @@ assets_table = Table(
     Column("state_run_id", String(255)),
     UniqueConstraint("sha256", "platform", "account", name="uq_creative_assets_content"),
     Index("ix_creative_assets_target", "platform", "account", "updated_at"),
+    Index("ix_creative_assets_content_key", "sha256", "file_key"),  # the Creatives page (ui.queries)
 )
 
 #: every change of an asset record (append-only): the state history the Creatives page shows.
@@ -183,6 +184,8 @@ files_table = Table(
     Column("updated_at", Float, nullable=False),
     UniqueConstraint("source", "file_key", name="uq_creative_files_key"),
     Index("ix_creative_files_source_updated", "source", "updated_at"),
+    Index("ix_creative_files_content", "sha256"),  # the Creatives page (ui.queries)
+    Index("ix_creative_files_name", "file_key", "sha256"),
 )
 
 runs_table = Table(

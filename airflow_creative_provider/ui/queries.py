@@ -6,7 +6,11 @@ that hold it now (key, size, facts such as type, dimensions, duration), the asse
 on a platform but gone from the source is listed too, under the name it was sent with.
 
 Every list is filtered, counted and paged by the database (``LIMIT``/``OFFSET`` over a
-grouped ``UNION``); only the rows of one page are read, whatever the ledger's size.
+grouped ``UNION``); only the rows of one page are read, whatever the ledger's size. The
+default view (every creative by name, its first pages) does not sort the whole ledger: its
+candidates come from indexes (``_first_by_name``), and the figures that need a pass over every
+record (records per platform account, contents gone from their source) are reused between
+requests while the ledger stays the same (``_census``).
 """
 
 from __future__ import annotations
@@ -14,12 +18,15 @@ from __future__ import annotations
 import json
 import os
 import posixpath
-from collections.abc import Mapping, Sequence
+import threading
+import time
+import weakref
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, case, distinct, func, literal, or_, select, union, union_all
-from sqlalchemy.engine import Connection, RowMapping
+from sqlalchemy import BigInteger, and_, case, cast, distinct, func, literal, or_, select, union, union_all
+from sqlalchemy.engine import Connection, Engine, RowMapping
 
 from airflow_creative_provider import PLATFORMS
 from airflow_creative_provider.sync.ledger import (
@@ -111,8 +118,8 @@ def _like(text: str) -> str:
     return f"%{escaped}%"
 
 
-def _contents() -> Any:
-    """Every (content, name) the ledger knows: files now in a source, and sent assets."""
+def _contents(shas: Sequence[str] | None = None) -> Any:
+    """Every (content, name) the ledger knows: files now in a source, and sent assets (of ``shas`` only when given)."""
     f, a = files_table, assets_table
     in_source = select(
         f.c.sha256.label("sha256"),
@@ -130,12 +137,14 @@ def _contents() -> Any:
         a.c.updated_at.label("changed_at"),
         literal(0).label("present"),
     ).where(a.c.file_key.is_not(None))
+    if shas is not None:  # inside each branch of the union, where the indexes are
+        in_source, sent = in_source.where(f.c.sha256.in_(shas)), sent.where(a.c.sha256.in_(shas))
     return union_all(in_source, sent).subquery("contents")
 
 
-def _grouped(flt: AssetFilter) -> Any:
-    """One row per content, filtered (not yet paged)."""
-    u = _contents()
+def _grouped(flt: AssetFilter, shas: Sequence[str] | None = None) -> Any:
+    """One row per content, filtered (not yet paged); of ``shas`` only when given."""
+    u = _contents(shas)
     name = func.coalesce(func.min(case((u.c.present == 1, u.c.key))), func.min(u.c.key))
     query = select(
         u.c.sha256.label("sha256"),
@@ -180,11 +189,8 @@ def refused_now() -> Any:
 
 def columns(conn: Connection, platforms: Sequence[str] = ()) -> list[Column]:
     """The platform accounts in the ledger (the asked-for platforms even when empty)."""
-    a, r = assets_table, refusals_table
-    rows = conn.execute(
-        select(a.c.platform, a.c.account, func.count().label("n")).group_by(a.c.platform, a.c.account)
-    ).all()
-    found: dict[tuple[str, str], int] = {(r.platform, r.account): r.n for r in rows}
+    r = refusals_table
+    found: dict[tuple[str, str], int] = dict(_record_counts(conn))
     for row in conn.execute(select(r.c.platform, r.c.account).distinct()).all():
         found.setdefault((row.platform, row.account), 0)
     wanted = set(platforms)
@@ -198,6 +204,93 @@ def columns(conn: Connection, platforms: Sequence[str] = ()) -> list[Column]:
     order = {p: i for i, p in enumerate(PLATFORMS)}
     result.sort(key=lambda c: (order.get(c.platform, len(order)), c.platform, c.account))
     return result
+
+
+def _record_counts(conn: Connection) -> dict[tuple[str, str], int]:
+    """Records per (platform, account): a pass over every record once, then only the records added since."""
+    a = assets_table
+
+    def count(*where: Any) -> dict[tuple[str, str], int]:
+        rows = conn.execute(
+            select(a.c.platform, a.c.account, func.count().label("n")).where(*where).group_by(a.c.platform, a.c.account)
+        ).all()
+        return {(row.platform, row.account): row.n for row in rows}
+
+    def grow(counts: dict[tuple[str, str], int], since: int, until: int) -> dict[tuple[str, str], int]:
+        grown = dict(counts)
+        for key, n in count(a.c.id > since, a.c.id <= until).items():
+            grown[key] = grown.get(key, 0) + n
+        return grown
+
+    return _census(conn, "record_counts", _records_mark(conn), count, grow)
+
+
+# ---------------------------------------------------------------------------- census
+#: how long a census may be reused while the ledger's marks stay the same (a bound on what marks miss)
+CENSUS_MAX_AGE = 60.0
+
+
+@dataclass(frozen=True)
+class _Census:
+    """A figure that takes a pass over a whole table, with the ledger's marks when it was taken."""
+
+    mark: tuple[Any, ...]
+    taken_at: float
+    value: Any
+
+
+_CENSUS: weakref.WeakKeyDictionary[Engine, dict[str, _Census]] = weakref.WeakKeyDictionary()
+_CENSUS_LOCK = threading.Lock()
+
+
+def _census(
+    conn: Connection,
+    name: str,
+    mark: tuple[Any, ...],
+    compute: Callable[[], Any],
+    grow: Callable[[Any, int, int], Any] | None = None,
+) -> Any:
+    """``compute()``, or its value from an earlier request of this process while the marks are the same.
+
+    ``mark`` ends with the records' mark (``_records_mark``); when only that one moved on,
+    ``grow(value, old id, new id)`` adds the records added since instead of counting them all.
+    The marks are read before the figure, so a change landing in between only makes the next
+    request count again. Marks cost an index lookup (records) or one pass over the file index;
+    the figures they guard a pass over every record (500,000 rows at 100,000 creatives). Every
+    ``CENSUS_MAX_AGE`` seconds the figure is taken whole again.
+    """
+    with _CENSUS_LOCK:
+        held = _CENSUS.get(conn.engine, {}).get(name)
+    now = time.monotonic()
+    if held is not None and now - held.taken_at < CENSUS_MAX_AGE:
+        if held.mark == mark:
+            return held.value
+        since, until = held.mark[-1], mark[-1]
+        if grow is not None and held.mark[:-1] == mark[:-1] and since is not None and until is not None:
+            if until > since:
+                value = grow(held.value, since, until)
+                with _CENSUS_LOCK:
+                    _CENSUS.setdefault(conn.engine, {})[name] = _Census(mark, held.taken_at, value)
+                return value
+    value = compute()
+    with _CENSUS_LOCK:
+        _CENSUS.setdefault(conn.engine, {})[name] = _Census(mark, now, value)
+    return value
+
+
+def _records_mark(conn: Connection) -> tuple[Any, ...]:
+    """The newest record's id: records are added with a growing id, updated in place (their file key
+    is set when they are created), never removed. A record committed after one with a higher id
+    is missed until the figure is taken whole again (``CENSUS_MAX_AGE``)."""
+    return (conn.execute(select(func.max(assets_table.c.id))).scalar(),)
+
+
+def _files_mark(conn: Connection) -> tuple[Any, ...]:
+    """Changes when a file is added, removed or changed (its ``updated_at`` is set each time)."""
+    f = files_table
+    # a sum of integers: a float sum's last bits depend on the order a parallel scan adds the rows in
+    stamps = func.sum(cast(f.c.updated_at * 1000, BigInteger) % 1_000_003)
+    return tuple(conn.execute(select(func.count(), func.max(f.c.updated_at), stamps)).one())
 
 
 def display_name(platform: str) -> str:
@@ -216,8 +309,13 @@ def list_assets(ledger: Ledger, flt: AssetFilter) -> AssetPage:
     }[flt.sort if flt.sort in SORTS else "name"]
     with ledger.begin() as conn:
         cols = columns(conn, flt.platforms)
-        total = conn.execute(select(func.count()).select_from(grouped)).scalar_one()
-        page = conn.execute(select(grouped).order_by(*order).limit(limit).offset(offset)).mappings().all()
+        by_name = _first_by_name(conn, offset, limit) if _unfiltered_by_name(flt, offset, limit) else None
+        page: Sequence[RowMapping]
+        if by_name is not None:
+            total, page = by_name
+        else:
+            total = conn.execute(select(func.count()).select_from(grouped)).scalar_one()
+            page = conn.execute(select(grouped).order_by(*order).limit(limit).offset(offset)).mappings().all()
         shas = [r["sha256"] for r in page]
         files: dict[str, list[RowMapping]] = {}
         assets: dict[str, list[RowMapping]] = {}
@@ -236,6 +334,112 @@ def list_assets(ledger: Ledger, flt: AssetFilter) -> AssetPage:
     _stored_refusals(rows, cols, refusals)
     _local_verdicts(rows, cols)
     return AssetPage(total=total, offset=offset, limit=limit, columns=cols, rows=rows)
+
+
+#: the deepest row the name walk serves; a page past it is sorted by the grouped query (as before)
+NAME_WALK_DEPTH = 5_000
+#: file rows the name walk reads at least per query
+NAME_WALK_CHUNK = 500
+#: contents gone from their source listed whole; past it only the first of them by name are read
+GONE_LISTED = 1_000
+
+
+def _unfiltered_by_name(flt: AssetFilter, offset: int, limit: int) -> bool:
+    """The default view (every creative by name, the first pages): served by the name walk."""
+    plain = not (flt.state or flt.search or flt.run_id)
+    return plain and (flt.sort == "name" or flt.sort not in SORTS) and offset + limit <= NAME_WALK_DEPTH
+
+
+def _first_by_name(conn: Connection, offset: int, limit: int) -> tuple[int, list[RowMapping]]:
+    """(total, one page) of the unfiltered matrix by name, reading only what the page needs.
+
+    The grouped query sorts every content of the ledger to show fifty; here the candidates come
+    from indexes instead: the files in a source in key order (the first key of a content is its
+    name) and the contents only recorded as sent (their file left the source), then the grouped
+    query runs on those candidates alone, so the order, names and dates are the same as before.
+    """
+    f, a = files_table, assets_table
+    wanted = offset + limit
+    files_mark = _files_mark(conn)
+    present_total = _census(
+        conn,
+        "present",
+        files_mark,
+        lambda: conn.execute(
+            select(func.count()).select_from(select(f.c.sha256).where(f.c.sha256.is_not(None)).distinct().subquery())
+        ).scalar_one(),
+    )
+
+    def grow_gone(gone: list[str], since: int, until: int) -> list[str]:
+        # the files are the same: only records added since can name a content no file holds
+        added = _gone_query(conn.dialect.name, (a.c.id > since, a.c.id <= until))
+        return list(dict.fromkeys([*gone, *conn.execute(added).scalars()]))
+
+    gone: list[str] = _census(
+        conn,
+        "gone",
+        files_mark + _records_mark(conn),
+        lambda: list(conn.execute(_gone_query(conn.dialect.name)).scalars()),
+        grow_gone,
+    )
+    candidates = list(gone)
+    if len(gone) > max(wanted, GONE_LISTED):  # many files left their source: their first names only
+        named = (
+            select(a.c.sha256.label("sha256"), func.min(a.c.file_key).label("key"))
+            .where(a.c.sha256.in_(_gone_query(conn.dialect.name).subquery().select()), a.c.file_key.is_not(None))
+            .group_by(a.c.sha256)
+            .subquery("named")
+        )
+        candidates = list(
+            conn.execute(select(named.c.sha256).order_by(named.c.key, named.c.sha256).limit(wanted)).scalars()
+        )
+    # the files in key order: the first `wanted` distinct contents are the first by name
+    seen: set[str] = set()
+    present: list[str] = []
+    chunk, start = max(2 * wanted, NAME_WALK_CHUNK), 0
+    while len(present) < wanted:
+        keys = (
+            conn.execute(
+                select(f.c.sha256)
+                .where(f.c.sha256.is_not(None))
+                .order_by(f.c.file_key, f.c.sha256)
+                .limit(chunk)
+                .offset(start)
+            )
+            .scalars()
+            .all()
+        )
+        for sha in keys:
+            if sha not in seen:
+                seen.add(sha)
+                present.append(sha)
+        if len(keys) < chunk:
+            break
+        start += chunk
+    candidates += present[:wanted]
+    total = present_total + len(gone)
+    if not candidates:
+        return total, []
+    grouped = _grouped(AssetFilter(), candidates).subquery("grouped")
+    page = (
+        conn.execute(select(grouped).order_by(grouped.c.key, grouped.c.sha256).limit(limit).offset(offset))
+        .mappings()
+        .all()
+    )
+    return total, list(page)
+
+
+def _gone_query(dialect: str, records: Sequence[Any] = ()) -> Any:
+    """The contents recorded as sent (with a file key) that no file in a source holds any more
+    (among the ``records`` conditions' records when given)."""
+    f, a = files_table, assets_table
+    sent = select(a.c.sha256).where(a.c.file_key.is_not(None), *records)
+    if dialect == "sqlite":
+        # an EXCEPT in sha256 order is a merge of two index scans in SQLite: no lookup per record
+        query = sent.except_(select(f.c.sha256).where(f.c.sha256.is_not(None)))
+        return query.order_by(query.selected_columns.sha256)
+    # PostgreSQL and others: a hash anti-join
+    return sent.where(~select(f.c.id).where(f.c.sha256 == a.c.sha256).exists()).distinct()
 
 
 def _row(
@@ -613,9 +817,9 @@ def asset_metadata(ledger: Ledger, sha256: str) -> dict[str, dict[str, Any]]:
 
 def creative_detail(ledger: Ledger, sha256: str) -> tuple[list[Column], dict[str, Any]] | None:
     """(platform columns, the creative's matrix row) for one content; None when the ledger does not know it."""
-    grouped = _grouped(AssetFilter()).subquery("grouped")
+    grouped = _grouped(AssetFilter(), [sha256]).subquery("grouped")
     with ledger.begin() as conn:
-        group = conn.execute(select(grouped).where(grouped.c.sha256 == sha256)).mappings().one_or_none()
+        group = conn.execute(select(grouped)).mappings().one_or_none()
         if group is None:
             return None
         cols = columns(conn)
