@@ -61,9 +61,9 @@ with DAG(
 
     @task
     def targets(params: dict[str, Any] | None = None) -> list[str]:
-        """Check the params once; one mapped check per platform."""
+        """Check the params once; one mapped check per platform account (``platform:conn_id`` for one of several)."""
         try:
-            return list(SyncParams.parse(params or {}).platforms)
+            return [target.name for target in SyncParams.parse(params or {}).targets]
         except ParamsError as exc:
             raise PlatformConfigError(f"creative_check cannot start: {exc}") from None
 

@@ -323,9 +323,7 @@ SUMMARY_STATES = (
 )
 
 
-def _platform_summary(
-    counts: Mapping[str, Mapping[str, int]], accounts: Mapping[str, str] | None = None
-) -> list[str]:
+def _platform_summary(counts: Mapping[str, Mapping[str, int]], accounts: Mapping[str, str] | None = None) -> list[str]:
     """One line per platform account: its count of each state, in columns.
 
     A platform synced to several accounts has a line per account, ``platform:conn_id (account …)``.
