@@ -10,7 +10,7 @@ from airflow.sdk import DAG, Param, get_current_context, task
 from airflow_creative_provider import PLATFORMS
 from airflow_creative_provider.exceptions import PlatformConfigError
 from airflow_creative_provider.sync.check import build_check_report, check_platform, format_check_table
-from airflow_creative_provider.sync.params import ParamsError, SyncParams, default_source
+from airflow_creative_provider.sync.params import ParamsError, SyncParams, target_params
 
 PLATFORM_NAMES = list(PLATFORMS)
 
@@ -44,24 +44,10 @@ with DAG(
     doc_md=DOC,
     tags=["creatives", "ads"],
     params={
-        "source": Param(
-            default_source(),
-            type="string",
-            minLength=1,
-            title="Source",
-            description_md="The source `creative_sync` syncs (a folder path, `file://…` or `s3://bucket/prefix`): "
+        **target_params(
+            source_help="The source `creative_sync` syncs (a folder path, `file://…` or `s3://bucket/prefix`): "
             "the ledger's records of this source are checked.",
-        ),
-        "platforms": Param(
-            PLATFORM_NAMES,
-            type="array",
-            items={"type": "string", "enum": PLATFORM_NAMES},
-            examples=PLATFORM_NAMES,
-            values_display={name: PLATFORMS[name][1] for name in PLATFORM_NAMES},
-            uniqueItems=True,
-            minItems=1,
-            title="Platforms",
-            description_md="Which platforms to check. **Pick at least one**.",
+            platforms_help="Which platforms to check. **Pick at least one**.",
         ),
         "repair": Param(
             False,
@@ -70,23 +56,14 @@ with DAG(
             description="Mark missing assets so that the next creative_sync run sends them again "
             "(nothing is deleted or changed on a platform).",
         ),
-        "connections": Param(
-            {p: f"{p}_default" for p in PLATFORM_NAMES},
-            type="object",
-            properties={p: {"type": "string", "minLength": 1} for p in PLATFORM_NAMES},
-            additionalProperties=False,
-            title="Connections",
-            description_md="Airflow connection id per platform, as for `creative_sync`.",
-            section="Advanced",
-        ),
     },
 ) as dag:
 
     @task
     def targets(params: dict[str, Any] | None = None) -> list[str]:
-        """Check the params once; one mapped check per platform."""
+        """Check the params once; one mapped check per platform account (``platform:conn_id`` for one of several)."""
         try:
-            return list(SyncParams.parse(params or {}).platforms)
+            return [target.name for target in SyncParams.parse(params or {}).targets]
         except ParamsError as exc:
             raise PlatformConfigError(f"creative_check cannot start: {exc}") from None
 

@@ -17,7 +17,6 @@ from airflow_creative_provider.sync.engine import (
     DEFAULT_BATCH_SIZE,
     approval_summary,
     build_report,
-    default_source,
     format_table,
     needs_approval,
     plan_run,
@@ -26,6 +25,7 @@ from airflow_creative_provider.sync.engine import (
     report_rows,
     submit_batch,
 )
+from airflow_creative_provider.sync.params import target_params
 from airflow_creative_provider.sync.payloads import BatchRef, PlanSummary
 from airflow_creative_provider.sync.report import asset_uri
 
@@ -75,25 +75,11 @@ with DAG(
     tags=["creatives", "ads"],
     render_template_as_native_obj=False,
     params={
-        "source": Param(
-            default_source(),
-            type="string",
-            minLength=1,
-            title="Source",
-            description_md="Folder path or URI holding the creatives: `/data/creatives`, `file://…`, "
+        **target_params(
+            source_help="Folder path or URI holding the creatives: `/data/creatives`, `file://…`, "
             "`s3://bucket/prefix` or `s3://conn_id@bucket/prefix`. **Required**: while it is empty the form "
             "cannot be triggered.",
-        ),
-        "platforms": Param(
-            PLATFORM_NAMES,
-            type="array",
-            items={"type": "string", "enum": PLATFORM_NAMES},
-            examples=PLATFORM_NAMES,
-            values_display={name: PLATFORMS[name][1] for name in PLATFORM_NAMES},
-            uniqueItems=True,
-            minItems=1,
-            title="Platforms",
-            description_md="Where to sync. **Pick at least one**: with none picked the form cannot be triggered.",
+            platforms_help="Where to sync. **Pick at least one**: with none picked the form cannot be triggered.",
         ),
         "include": Param(
             "**/*",
@@ -117,17 +103,6 @@ with DAG(
             title="Batch size",
             description_md=f"Assets per mapped task (default {DEFAULT_BATCH_SIZE}); give each task tens of seconds "
             "of work. **1 or more**: the form raises a smaller number to 1.",
-            section="Advanced",
-        ),
-        "connections": Param(
-            {p: f"{p}_default" for p in PLATFORM_NAMES},
-            type="object",
-            properties={p: {"type": "string", "minLength": 1} for p in PLATFORM_NAMES},
-            additionalProperties=False,
-            title="Connections",
-            description_md="Airflow connection id per platform (keys: "
-            + ", ".join(f"`{p}`" for p in PLATFORM_NAMES)
-            + ").",
             section="Advanced",
         ),
         "strict": Param(

@@ -150,7 +150,7 @@ class CreativeSyncWaitOperator(BaseOperator):
         result = record_statuses(self.batch, statuses, error=error)
         self.log.info(
             "%s batch %s: %d assets, %d rejected, %d still processing",
-            result.platform,
+            result.target_name,
             result.index,
             len(self.batch.items),
             result.rejected,

@@ -151,6 +151,15 @@ def credentials(state: SandboxState) -> dict[str, str]:
     )
 
 
+def profiles(state: SandboxState) -> tuple[str, ...]:
+    """The NA profiles the sandbox's client and refresh token reach: ``profile_id`` and
+    ``second_profile_id`` (contract: one LwA grant reaches every profile ``GET /v2/profiles``
+    lists, each profile one advertiser account in one marketplace, e.g. US and CA on the NA host)."""
+    creds = credentials(state)
+    second = creds.setdefault("second_profile_id", str(3_100_000_000_000_000 + secrets.randbelow(10**15)))
+    return (creds["profile_id"], second)
+
+
 def revoke_refresh_token(state: SandboxState) -> None:
     """The user withdrew consent: the refresh token now gives ``invalid_grant`` (until reset)."""
     state.store(PLATFORM)["revoked"] = True
@@ -172,6 +181,21 @@ def connection(state: SandboxState) -> ConnectionSpec:
             "token_url": f"{url}/auth/o2/token",
         },
     )
+
+
+def extra_connections(state: SandboxState) -> list[ConnectionSpec]:
+    """``amazon_ads_second``: the same client and grant, the second NA profile (another account)."""
+    spec = connection(state)
+    return [
+        ConnectionSpec(
+            conn_id="amazon_ads_second",
+            conn_type=spec.conn_type,
+            host=spec.host,
+            login=spec.login,
+            password=spec.password,
+            extra={**spec.extra, "profile_id": profiles(state)[1]},
+        )
+    ]
 
 
 def fault_response(status: int, message: str) -> Response:
@@ -268,7 +292,7 @@ def build_router(state: SandboxState) -> APIRouter:
         scope = headers.get("amazon-advertising-api-scope")
         if not scope:
             return None, _error(state, op, 401, "Scope header is missing")
-        if scope != creds["profile_id"]:
+        if scope not in profiles(state):
             return None, _error(state, op, 401, "No matching advertiser found for scope")
         vendor_type, request_types = MEDIA[op]
         if not _accepts(headers.get("accept"), vendor_type):

@@ -245,8 +245,15 @@ def _control_router(app: SandboxApp) -> APIRouter:
 
 
 def connection_specs(app: SandboxApp) -> list[ConnectionSpec]:
-    """Airflow connections reaching every platform of this sandbox, plus its S3."""
+    """Airflow connections reaching every platform of this sandbox, plus its S3.
+
+    ``<platform>_default`` reaches each platform's first account; ``<platform>_second`` (a
+    module's ``extra_connections``) another account of the same platform, to sync several.
+    """
     specs = [module.connection(app.sandbox) for module in app.modules.values()]
+    for module in app.modules.values():
+        if hasattr(module, "extra_connections"):
+            specs.extend(module.extra_connections(app.sandbox))
     if app.sandbox.s3 is not None:
         s3 = app.sandbox.s3.aws_connection()
         specs.append(ConnectionSpec(conn_id="creative_sandbox_s3", **s3))

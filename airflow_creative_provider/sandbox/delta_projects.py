@@ -95,6 +95,20 @@ def connection(state: SandboxState) -> ConnectionSpec:
     )
 
 
+def extra_connections(state: SandboxState) -> list[ConnectionSpec]:
+    """``delta_projects_second``: the same API key, the other media agency's client (another account)."""
+    spec = connection(state)
+    return [
+        ConnectionSpec(
+            conn_id="delta_projects_second",
+            conn_type=spec.conn_type,
+            host=spec.host,
+            password=spec.password,
+            extra={"media_agency_id": OTHER_AGENCY_ID, "client_id": OTHER_CLIENT_ID},
+        )
+    ]
+
+
 def fault_response(status: int, message: str) -> Response:
     return PlainTextResponse(message, status_code=status)
 

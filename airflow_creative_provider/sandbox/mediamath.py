@@ -858,6 +858,22 @@ def build_router(state: SandboxState) -> APIRouter:
     return router
 
 
+def extra_connections(state: SandboxState) -> list[ConnectionSpec]:
+    """``mediamath_second``: the same user, the other advertiser of the sandbox (another account)."""
+    spec = connection(state)
+    other = next(a for a in ADVERTISERS if a != DEFAULT_ADVERTISER)
+    return [
+        ConnectionSpec(
+            conn_id="mediamath_second",
+            conn_type=spec.conn_type,
+            host=spec.host,
+            login=spec.login,
+            password=spec.password,
+            extra={**spec.extra, "advertiser_id": str(other)},
+        )
+    ]
+
+
 def connection(state: SandboxState) -> ConnectionSpec:
     base = state.platform_url(PLATFORM)
     return ConnectionSpec(

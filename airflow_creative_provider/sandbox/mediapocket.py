@@ -106,6 +106,20 @@ def connection(state: SandboxState) -> ConnectionSpec:
     )
 
 
+def extra_connections(state: SandboxState) -> list[ConnectionSpec]:
+    """``mediapocket_second``: the same tenant and key, the other project (another account)."""
+    spec = connection(state)
+    return [
+        ConnectionSpec(
+            conn_id=f"{PLATFORM}_second",
+            conn_type=spec.conn_type,
+            host=spec.host,
+            password=spec.password,
+            extra={**spec.extra, "project_id": OTHER_PROJECT_ID},
+        )
+    ]
+
+
 def new_id() -> str:
     return secrets.token_urlsafe(15)  # 20 URL-safe characters
 

@@ -154,6 +154,24 @@ def connection(state: SandboxState) -> ConnectionSpec:
     )
 
 
+#: the vendor of ``topsort_second`` (any vendor id is accepted: the marketplace owns its vendors).
+SECOND_VENDOR_ID = "vendor-sandbox-other"
+
+
+def extra_connections(state: SandboxState) -> list[ConnectionSpec]:
+    """``topsort_second``: a vendor of the other marketplace, through that marketplace's key (another account)."""
+    spec = connection(state)
+    return [
+        ConnectionSpec(
+            conn_id="topsort_second",
+            conn_type=spec.conn_type,
+            host=spec.host,
+            password=OTHER_MARKETPLACE_KEY,
+            extra={"vendor_id": SECOND_VENDOR_ID},
+        )
+    ]
+
+
 def build_router(state: SandboxState) -> APIRouter:
     def error(status: int, message: str, code: str | None = None) -> JSONResponse:
         body = error_body(status, code or _code_for(status), message, config(state).error_shape)

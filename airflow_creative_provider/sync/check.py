@@ -36,7 +36,7 @@ from sqlalchemy import delete, insert, update
 
 from airflow_creative_provider.hooks.base import AssetStatus, ListedAsset
 from airflow_creative_provider.sync.ledger import AssetRecord, Ledger, assets_table, drift_table, history_table
-from airflow_creative_provider.sync.params import SyncParams
+from airflow_creative_provider.sync.params import SyncParams, SyncTarget, duplicate_accounts
 from airflow_creative_provider.sync.payloads import HookRegistry, default_hooks
 from airflow_creative_provider.sync.states import State
 
@@ -92,7 +92,11 @@ class _DriftOrigin(TypedDict):
 
 @dataclass
 class TargetCheck:
-    """What the check of one platform account found (``to_json`` is the mapped task's XCom)."""
+    """What the check of one platform account found (``to_json`` is the mapped task's XCom).
+
+    :param target: the account's name in the run (``SyncTarget.name``: the platform, or
+        ``platform:conn_id`` where several accounts of the platform are checked).
+    """
 
     platform: str
     account: str | None
@@ -100,9 +104,11 @@ class TargetCheck:
     counts: dict[str, int] = field(default_factory=dict)
     drift: list[Drift] = field(default_factory=list)
     error: str | None = None
+    target: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "target": self.target or self.platform,
             "platform": self.platform,
             "account": self.account,
             "conn_id": self.conn_id,
@@ -257,14 +263,26 @@ def check_platform(
     ledger: Ledger | None = None,
     hooks: HookRegistry | None = None,
 ) -> TargetCheck:
-    """Check one platform of the params: list, compare, update the ledger (never the platform)."""
+    """Check one platform account of the params: list, compare, update the ledger (never the platform).
+
+    :param platform: the target's name (``SyncParams.targets``): the platform, or
+        ``platform:conn_id`` where the params name several connections of the platform. A
+        connection reaching an account an earlier connection of the params reaches is refused.
+    """
     parsed = SyncParams.parse(params)
     ledger = ledger or Ledger()
-    conn_id = parsed.connections[platform]
-    result = TargetCheck(platform=platform, account=None, conn_id=conn_id)
+    target = parsed.target(platform)
+    name, platform, conn_id = target.name, target.platform, target.conn_id
+    registry = hooks or default_hooks()
+    result = TargetCheck(platform=platform, account=None, conn_id=conn_id, target=name)
     try:
-        hook = (hooks or default_hooks())(platform)(conn_id)
+        hook = registry(platform)(conn_id)
         result.account = account = str(hook.account)
+        duplicate = _duplicate_of(parsed, target, account, registry)
+        if duplicate:
+            result.error = f"{name}: {duplicate}"
+            log.error("%s", result.error)
+            return result
         listed = hook.list_account_assets()
     except Exception as exc:  # noqa: BLE001 - one platform's failure is reported; the others go on
         result.error = f"{platform} (connection {conn_id!r}) could not be listed: {exc}"
@@ -332,6 +350,22 @@ def check_platform(
     return result
 
 
+def _duplicate_of(parsed: SyncParams, target: SyncTarget, account: str, hooks: HookRegistry) -> str | None:
+    """Why ``target`` is not checked when an earlier connection of the same platform reaches its account."""
+    resolved: list[tuple[SyncTarget, str | None]] = []
+    for other in parsed.targets:
+        if other.platform != target.platform:
+            continue
+        if other == target:
+            resolved.append((other, account))
+            break
+        try:
+            resolved.append((other, str(hooks(other.platform)(other.conn_id).account)))
+        except Exception:  # noqa: BLE001 - that connection's own check reports why it cannot be used
+            resolved.append((other, None))
+    return duplicate_accounts(resolved).get(target.name)
+
+
 def _update_record(
     ledger: Ledger,
     sha256: str,
@@ -397,7 +431,9 @@ def _store_drift(ledger: Ledger, source: str, platform: str, account: str, run_i
 
 
 def build_check_report(run_id: str, params: Mapping[str, Any], results: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
-    """The run's report (XCom ``report``, small): counts per platform, the first differences, errors."""
+    """The run's report (XCom ``report``, small): counts per platform account (keyed like
+    ``SyncParams.targets``: the platform, or ``platform:conn_id`` for one of several), the
+    first differences, errors."""
     parsed = SyncParams.parse(params)
     repair = bool(params.get("repair"))
     counts: dict[str, dict[str, int]] = {}
@@ -407,15 +443,16 @@ def build_check_report(run_id: str, params: Mapping[str, Any], results: Iterable
     for result in results:
         if not result:
             continue
+        name = result.get("target") or result["platform"]
         if result.get("error"):
-            errors[result["platform"]] = result["error"]
+            errors[name] = result["error"]
             continue
-        counts[result["platform"]] = dict(result.get("counts") or {})
+        counts[name] = dict(result.get("counts") or {})
         total += int(result.get("differences_total") or 0)
         differences.extend(result.get("differences") or [])
-    for platform in parsed.platforms:
-        if platform not in counts and platform not in errors:
-            errors[platform] = f"{platform}: its check task did not finish"
+    for target in parsed.targets:
+        if target.name not in counts and target.name not in errors:
+            errors[target.name] = f"{target.name}: its check task did not finish"
     drift = {k: sum(c.get(k, 0) for c in counts.values()) for k in DRIFT_KINDS}
     repaired = sum(c.get("repaired", 0) for c in counts.values())
     return {

@@ -573,7 +573,8 @@ def submit_batch(
             f"{ref.account!r}; run the sync again.",
             platform=ref.platform,
         )
-    items = ledger.run_items(ref.run_id, platform=ref.platform, batch=ref.index)
+    # the run's rows are keyed by target name: one platform account's batch when it has several
+    items = ledger.run_items(ref.run_id, platform=ref.target_name, batch=ref.index)
     stored = ledger.run(ref.run_id) or {}
     if holder_alive is None:
         holder_alive = airflow_run_liveness()
@@ -586,7 +587,7 @@ def submit_batch(
     progress = _Progress(ref.platform, len(uploads), sum(int(i.get("size") or 0) for i in uploads))
     log.info(
         "%s: batch %s: %d uploads (%s), %d polls, %d archives; %d in parallel",
-        ref.platform,
+        ref.target_name,
         ref.index,
         len(uploads),
         human_bytes(progress.total_bytes),
@@ -609,13 +610,13 @@ def submit_batch(
         outcomes.extend(batch.record(batch.update_metadata(item)) for item in updates)
     counts = _count(outcomes)
     bytes_sent = sum(o.bytes for o in outcomes)
-    ledger.add_run_counts(ref.run_id, ref.platform, counts, bytes_sent)
+    ledger.add_run_counts(ref.run_id, ref.target_name, counts, bytes_sent)
     waiting = sum(
         1
         for o in outcomes
         if o.remote_id and o.action in (Action.UPLOAD, Action.POLL) and o.state in (State.PENDING, State.PROCESSING)
     )
-    log.info("%s: batch %s done: %s, %s sent", ref.platform, ref.index, counts, human_bytes(bytes_sent))
+    log.info("%s: batch %s done: %s, %s sent", ref.target_name, ref.index, counts, human_bytes(bytes_sent))
     return BatchResult(
         run_id=ref.run_id,
         platform=ref.platform,
@@ -628,6 +629,7 @@ def submit_batch(
         rejected=sum(1 for o in outcomes if o.state == State.REJECTED and o.this_run),
         waiting=waiting,
         wait_for_ready=ref.wait_for_ready,
+        target=ref.target,
     )
 
 
@@ -677,6 +679,8 @@ class WaitTargets:
     remote_ids: tuple[str, ...]
     #: ``(seq, key, sha256, remote_id)`` of each row to map the statuses back.
     items: tuple[tuple[int, str, str, str], ...]
+    #: as ``BatchRef.target``.
+    target: str | None = None
 
 
 def wait_targets(result: BatchResult | Mapping[str, Any], *, ledger: Ledger | None = None) -> WaitTargets:
@@ -687,7 +691,7 @@ def wait_targets(result: BatchResult | Mapping[str, Any], *, ledger: Ledger | No
     result = BatchResult.from_json(result)
     items: list[tuple[int, str, str, str]] = []
     if result.wait_for_ready and result.waiting:
-        rows = (ledger or Ledger()).run_items(result.run_id, platform=result.platform, batch=result.index)
+        rows = (ledger or Ledger()).run_items(result.run_id, platform=result.target_name, batch=result.index)
         for r in rows:
             if r["done"] and r["remote_id"] and r["action"] in (Action.UPLOAD, Action.POLL):
                 if r["state"] in (State.PENDING, State.PROCESSING):
@@ -700,6 +704,7 @@ def wait_targets(result: BatchResult | Mapping[str, Any], *, ledger: Ledger | No
         index=result.index,
         remote_ids=tuple(dict.fromkeys(i[3] for i in items)),
         items=tuple(items),
+        target=result.target,
     )
 
 
@@ -763,4 +768,5 @@ def record_statuses(
         rejected=rejected,
         pending=pending,
         error=error,
+        target=targets.target,
     )

@@ -3,18 +3,26 @@
 The DAG's params arrive as a JSON-like mapping (the trigger form, ``dag.test(run_conf=...)``,
 the REST API); ``SyncParams.parse`` checks every value and refuses a wrong one with a
 message that names the param (and the key, for ``connections``) and says what to do.
+
+``connections`` maps each platform to one Airflow connection id or to a list of them: one
+connection per platform account (``{"amazon_ads": ["amazon_us", "amazon_eu"]}``). Each is its
+own ``SyncTarget``; ``target_params()`` declares the params both DAGs share (source,
+platforms, connections) once.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow_creative_provider import PLATFORMS
 from airflow_creative_provider.sync.source import is_object_storage, local_root
+
+if TYPE_CHECKING:
+    from airflow.sdk import Param
 
 DEFAULT_BATCH_SIZE = 200
 DEFAULT_MAX_ARCHIVE = 10
@@ -43,13 +51,14 @@ class SyncParams:
 
     :param source: the source's identity (``source_identity``).
     :param platforms: the platforms to sync, in the order asked, without repeats.
-    :param connections: the Airflow connection id of each platform in ``platforms``.
+    :param connections: the Airflow connection id of each platform in ``platforms``; a tuple
+        of ids where the platform has several accounts (``targets`` lists them one by one).
     :param concurrency: parallel uploads per batch; None: the hook's setting.
     """
 
     source: str
     platforms: tuple[str, ...]
-    connections: Mapping[str, str]
+    connections: Mapping[str, str | tuple[str, ...]]
     source_conn_id: str | None = None
     include: str = "**/*"
     dry_run: bool = False
@@ -103,8 +112,26 @@ class SyncParams:
         """JSON-safe (what the ledger's run record keeps); ``parse`` reads it back."""
         data = dataclasses.asdict(self)
         data["platforms"] = list(self.platforms)
-        data["connections"] = dict(self.connections)
+        data["connections"] = {p: c if isinstance(c, str) else list(c) for p, c in self.connections.items()}
         return data
+
+    @property
+    def targets(self) -> tuple[SyncTarget, ...]:
+        """Every platform account to sync, platform by platform in the order asked."""
+        found: list[SyncTarget] = []
+        for platform in self.platforms:
+            conn_ids = connection_ids(self.connections[platform])
+            several = len(conn_ids) > 1
+            found.extend(SyncTarget(target_name(platform, c, several=several), platform, c) for c in conn_ids)
+        return tuple(found)
+
+    def target(self, name: str) -> SyncTarget:
+        """The target called ``name`` (``SyncTarget.name``); ``ParamsError`` when the params have none."""
+        for target in self.targets:
+            if target.name == name:
+                return target
+        known = ", ".join(t.name for t in self.targets)
+        raise ParamsError(f"no platform account {name!r} in these params; they have {known}")
 
     def reuse_key(self) -> dict[str, Any]:
         """The params a plan's decisions depend on (besides the source, files, ledger and rules)."""
@@ -130,22 +157,141 @@ def _platforms(value: Any) -> tuple[str, ...]:
     return tuple(dict.fromkeys(value))
 
 
-def _connections(value: Any, platforms: tuple[str, ...]) -> dict[str, str]:
-    """Every platform's connection id: the default ``<platform>_default`` unless the param names one."""
+def _connections(value: Any, platforms: tuple[str, ...]) -> dict[str, str | tuple[str, ...]]:
+    """Every platform's connection id(s): ``<platform>_default`` unless the param names one or a list.
+
+    One id stays a string (the shape of the trigger form and of earlier runs' records); a list
+    of several becomes a tuple, repeats dropped (the same connection is the same account).
+    """
     given = value or {}
     if not isinstance(given, Mapping):
-        raise ParamsError('connections must be an object such as {"topsort": "topsort_default"}')
+        raise ParamsError(
+            'connections must be an object such as {"topsort": "topsort_default"} or, for several accounts of a '
+            'platform, {"amazon_ads": ["amazon_us", "amazon_eu"]}'
+        )
     for key, conn_id in given.items():
         if key not in PLATFORMS:
             raise ParamsError(
                 f"connections: unknown platform {key!r}; the keys are platform names: {', '.join(PLATFORMS)}"
             )
-        if not isinstance(conn_id, str) or not conn_id.strip():
+        if isinstance(conn_id, (list, tuple)):
+            if not conn_id:
+                raise ParamsError(
+                    f"connections: {key!r} is an empty list; name at least one Airflow connection id, "
+                    f"for example {{{key!r}: ['{key}_default']}}, or leave {key!r} out for '{key}_default'"
+                )
+            for index, item in enumerate(conn_id):
+                if not isinstance(item, str) or not item.strip():
+                    raise ParamsError(
+                        f"connections: item {index} of {key!r} must name an Airflow connection id (a non-empty "
+                        f"string), got {item!r}; for example {{{key!r}: ['{key}_us', '{key}_eu']}}"
+                    )
+        elif not isinstance(conn_id, str) or not conn_id.strip():
             raise ParamsError(
-                f"connections: {key!r} must name an Airflow connection id (a non-empty string), "
+                f"connections: {key!r} must name an Airflow connection id (a non-empty string) or a list of them, "
                 f"got {conn_id!r}; for example {{{key!r}: '{key}_default'}}"
             )
-    return {p: str(given.get(p) or f"{p}_default").strip() for p in platforms}
+    result: dict[str, str | tuple[str, ...]] = {}
+    for platform in platforms:
+        conn_ids = connection_ids(given.get(platform) or f"{platform}_default")
+        result[platform] = conn_ids[0] if len(conn_ids) == 1 else conn_ids
+    return result
+
+
+def connection_ids(value: str | Sequence[str]) -> tuple[str, ...]:
+    """The connection ids of one platform's ``connections`` value (a string or a list), stripped, in order, once."""
+    items = [value] if isinstance(value, str) else list(value)
+    return tuple(dict.fromkeys(str(item).strip() for item in items))
+
+
+@dataclass(frozen=True)
+class SyncTarget:
+    """One platform account a run syncs to: a platform and the Airflow connection that reaches the account.
+
+    :param name: how the run names it everywhere (plan, ledger rows of the run, mapped tasks,
+        report): the platform when the run has one account of it, else ``<platform>:<conn id>``.
+    """
+
+    name: str
+    platform: str
+    conn_id: str
+
+
+#: between the platform and the connection id in a target's name (platform names have none).
+TARGET_SEPARATOR = ":"
+
+
+def target_name(platform: str, conn_id: str, *, several: bool) -> str:
+    """``platform`` for the only account of a platform (as before several were possible), else ``platform:conn_id``."""
+    return f"{platform}{TARGET_SEPARATOR}{conn_id}" if several else platform
+
+
+def platform_of(name: str) -> str:
+    """The platform of a target's name (``amazon_ads:amazon_eu`` -> ``amazon_ads``; a platform is its own)."""
+    return name.partition(TARGET_SEPARATOR)[0]
+
+
+def duplicate_accounts(resolved: Sequence[tuple[SyncTarget, str | None]]) -> dict[str, str]:
+    """``{target name: why it is refused}`` for each target whose account an earlier target already has.
+
+    Two connections that reach the same account would write the same ledger records (the ledger
+    is keyed by platform and account) and count every creative twice: the first one named syncs,
+    each later one is refused with a message naming both connections. ``resolved`` pairs each
+    target with its account (None: unknown, never a duplicate).
+    """
+    first: dict[tuple[str, str], SyncTarget] = {}
+    refused: dict[str, str] = {}
+    for target, account in resolved:
+        if account is None:
+            continue
+        earlier = first.setdefault((target.platform, account), target)
+        if earlier is not target:
+            refused[target.name] = (
+                f"connection {target.conn_id!r} reaches the same {target.platform} account {account!r} as "
+                f"connection {earlier.conn_id!r}; each account is synced once: remove one of them from the "
+                f"connections param (or point {target.conn_id!r} at another account)"
+            )
+    return refused
+
+
+def target_params(*, source_help: str, platforms_help: str) -> dict[str, Param]:
+    """The params every creative DAG takes to say where from and where to: ``source``,
+    ``platforms``, ``connections`` (declared once, so both DAGs accept the same values).
+
+    :param source_help: the ``source`` param's description (markdown).
+    :param platforms_help: the ``platforms`` param's description (markdown).
+    """
+    from airflow.sdk import Param
+
+    names = list(PLATFORMS)
+    conn_id = {"type": "string", "minLength": 1}
+    several = {"type": "array", "items": conn_id, "minItems": 1, "uniqueItems": True}
+    return {
+        "source": Param(default_source(), type="string", minLength=1, title="Source", description_md=source_help),
+        "platforms": Param(
+            names,
+            type="array",
+            items={"type": "string", "enum": names},
+            examples=names,
+            values_display={name: PLATFORMS[name][1] for name in names},
+            uniqueItems=True,
+            minItems=1,
+            title="Platforms",
+            description_md=platforms_help,
+        ),
+        "connections": Param(
+            {p: f"{p}_default" for p in names},
+            type="object",
+            properties={p: {"anyOf": [conn_id, several]} for p in names},
+            additionalProperties=False,
+            title="Connections",
+            description_md="Airflow connection id per platform (keys: "
+            + ", ".join(f"`{p}`" for p in names)
+            + "). For several accounts of a platform, a list: "
+            '`{"amazon_ads": ["amazon_us", "amazon_eu"]}` syncs to both profiles (each connection one account).',
+            section="Advanced",
+        ),
+    }
 
 
 def _flag(params: Mapping[str, Any], name: str, default: bool) -> bool:

@@ -85,10 +85,17 @@ class BatchRef(Payload):
     concurrency: int | None = None
     wait_for_ready: bool = True
     error: str | None = None
+    #: the platform account's name in the run (``SyncTarget.name``; None: the platform's only account).
+    target: str | None = None
+
+    @property
+    def target_name(self) -> str:
+        """The platform, or ``platform:conn_id`` when the run syncs several accounts of it."""
+        return self.target or self.platform
 
     @property
     def label(self) -> str:
-        return f"{self.platform} #{self.index}"
+        return f"{self.target_name} #{self.index}"
 
 
 @dataclass(frozen=True)
@@ -107,6 +114,12 @@ class BatchResult(Payload):
     #: items sent or polled that are not ready or rejected yet (what a wait polls for).
     waiting: int = 0
     wait_for_ready: bool = True
+    #: as ``BatchRef.target``.
+    target: str | None = None
+
+    @property
+    def target_name(self) -> str:
+        return self.target or self.platform
 
 
 @dataclass(frozen=True)
@@ -121,6 +134,12 @@ class WaitResult(Payload):
     rejected: int = 0
     pending: int = 0
     error: str | None = None
+    #: as ``BatchRef.target``.
+    target: str | None = None
+
+    @property
+    def target_name(self) -> str:
+        return self.target or self.platform
 
 
 @dataclass(frozen=True)
@@ -130,8 +149,10 @@ class PlanSummary(Payload):
     :param listing: the listing's counts, skipped files by reason and its first errors
         (``errors_total`` counts them all); ``links_outside``: the first skipped links that
         point outside the source (``skipped["link_outside"]`` counts them all).
-    :param counts: ``{platform: {action: n}}``.
-    :param unchanged: ``{platform: {state: n}}`` of the files with nothing to do.
+    :param platforms: ``{target name: PlatformInfo}``: one entry per platform account (the
+        platform's name, or ``platform:conn_id`` where the run syncs several accounts of it).
+    :param counts: ``{target name: {action: n}}``.
+    :param unchanged: ``{target name: {state: n}}`` of the files with nothing to do.
     :param new: distinct contents to send that no platform account has yet.
     :param archive: assets to archive.
     """
@@ -186,7 +207,8 @@ class AssetEvent(Payload):
 class Report(Payload):
     """The run's outcome, as XCom ``report`` holds it: counts, problems, where to see everything.
 
-    :param counts: ``{platform: {state: n}}`` of every file x platform row.
+    :param counts: ``{platform: {state: n}}`` of every file x platform row (per platform account:
+        ``platform:conn_id`` where the run syncs several accounts of a platform).
     :param problems: what fails the run (or would, with ``strict``), the first ``MAX_PROBLEMS``;
         ``problems_total`` counts them all.
     :param see: where every row is: the ledger run id and the Creatives page of the run.
@@ -211,6 +233,8 @@ class Report(Payload):
     table: str = ""
     #: what a person must see even on a green run: no file matched, files skipped as unreadable.
     warnings: tuple[str, ...] = ()
+    #: ``{key of counts: account}``: which account each row of the counts is.
+    accounts: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def failures(self) -> tuple[str, ...]:

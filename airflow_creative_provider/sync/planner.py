@@ -28,7 +28,7 @@ from airflow_creative_provider.exceptions import PlatformError
 from airflow_creative_provider.sync import metadata as meta
 from airflow_creative_provider.sync import plan as planning
 from airflow_creative_provider.sync.ledger import AssetRecord, Ledger
-from airflow_creative_provider.sync.params import SyncParams
+from airflow_creative_provider.sync.params import SyncParams, SyncTarget, duplicate_accounts, platform_of
 from airflow_creative_provider.sync.payloads import BatchRef, HookRegistry, PlanSummary, PlatformInfo, default_hooks
 from airflow_creative_provider.sync.rules import Verdict, check
 from airflow_creative_provider.sync.source import (
@@ -70,35 +70,49 @@ class _Prepared:
 def resolve_targets(
     params: SyncParams, hooks: HookRegistry
 ) -> tuple[list[planning.Target], dict[str, PlatformRules], dict[str, PlatformInfo]]:
-    """Each requested platform's rules and account; one that cannot be used gets an ``error``."""
+    """Each platform account's rules and account; one that cannot be used gets an ``error``.
+
+    Keyed by target name (``SyncTarget.name``: the platform, or ``platform:conn_id`` where the
+    run syncs several accounts of it); each ``planning.Target`` carries that name as its
+    ``platform``, so the plan, its rows and batches are per account. A connection reaching an
+    account another connection of the run already reaches is refused (``duplicate_accounts``).
+    """
     targets: list[planning.Target] = []
     rules: dict[str, PlatformRules] = {}
     infos: dict[str, PlatformInfo] = {}
-    for platform in params.platforms:
-        conn_id = params.connections[platform]
+    resolved: list[tuple[SyncTarget, str | None]] = []
+    for sync_target in params.targets:
+        name, platform, conn_id = sync_target.name, sync_target.platform, sync_target.conn_id
         try:
             cls = hooks(platform)
             hook = cls(conn_id)
             account = str(hook.account)
             # the connection may raise a size guard of this project (extra max_file_bytes)
-            rules[platform] = getattr(hook, "connection_rules", None) or cls.rules
+            rules[name] = getattr(hook, "connection_rules", None) or cls.rules
         except ImportError:
-            infos[platform] = PlatformInfo(
+            infos[name] = PlatformInfo(
                 platform, conn_id, error=f"the {platform} integration is not installed in this provider version"
             )
+            resolved.append((sync_target, None))
             continue
         except PlatformError as exc:
-            infos[platform] = PlatformInfo(platform, conn_id, error=str(exc))
+            infos[name] = PlatformInfo(platform, conn_id, error=str(exc))
+            resolved.append((sync_target, None))
             continue
+        resolved.append((sync_target, account))
         target = planning.Target(
-            platform=platform,
+            platform=name,
             account=account,
             supports_archive=bool(getattr(cls, "supports_archive", False)),
             supports_versions=bool(getattr(cls, "supports_versions", False)),
             supports_metadata_update=platform in meta.UPDATABLE,
         )
         targets.append(target)
-        infos[platform] = PlatformInfo(platform, conn_id, account=account, supports_archive=target.supports_archive)
+        infos[name] = PlatformInfo(platform, conn_id, account=account, supports_archive=target.supports_archive)
+    for name, why in duplicate_accounts(resolved).items():
+        infos[name] = dataclasses.replace(infos[name], error=why)
+        targets = [t for t in targets if t.platform != name]
+        rules.pop(name, None)
     return targets, rules, infos
 
 
@@ -157,7 +171,7 @@ def load_manifest(scan: Scan) -> meta.Manifest | None:
 
 def _fingerprint(ledger: Ledger, prepared: _Prepared) -> str:
     """The digest a saved plan is found by: inputs, listed files (size, mtime) and the ledger's marks."""
-    marks = ledger.marks(prepared.params.source, [(t.platform, t.account) for t in prepared.targets])
+    marks = ledger.marks(prepared.params.source, [(platform_of(t.platform), t.account) for t in prepared.targets])
     return digest([prepared.params.source, prepared.inputs, prepared.scan.fingerprint(), marks])
 
 
@@ -220,7 +234,7 @@ def _decide(prepared: _Prepared, ledger: Ledger, *, run_id: str | None) -> _Fres
     def verdicts(creative: Creative, platform: str) -> Verdict:
         key = (creative.key, platform)
         if key not in verdict_cache:
-            verdict = check(creative, platform, rules[platform])
+            verdict = check(creative, platform_of(platform), rules[platform])
             if verdict.accepted:
                 verdict = fields.verdict(creative, platform, verdict)
             verdict_cache[key] = verdict
@@ -238,7 +252,9 @@ def _decide(prepared: _Prepared, ledger: Ledger, *, run_id: str | None) -> _Fres
         in_scope=lambda key: key not in scan.recent and matches_include(key, params.include),
         unchanged_rows=False,
         metadata_changed=fields.changed if fields.needed() else None,
-        no_update_reason=lambda platform: meta.NO_UPDATE.get(platform, f"{platform} documents no metadata update"),
+        no_update_reason=lambda name: meta.NO_UPDATE.get(
+            platform_of(name), f"{platform_of(name)} documents no metadata update"
+        ),
     )
     plan.rows = [fields.refuse_bad_update(row, {c.key: c for c in listing.files}) for row in plan.rows]
     _record_refusals(ledger, params.source, listing.files, plan, prepared.targets, run_id=run_id)
@@ -246,7 +262,11 @@ def _decide(prepared: _Prepared, ledger: Ledger, *, run_id: str | None) -> _Fres
 
 
 class _MetadataPlan:
-    """What the manifest gives each file on each platform, checked, and how it compares with the ledger."""
+    """What the manifest gives each file on each platform, checked, and how it compares with the ledger.
+
+    Keyed by target name (the platform, or ``platform:conn_id`` for one of several accounts): the
+    fields are the platform's, the digests sent are the account's.
+    """
 
     def __init__(self, manifest: meta.Manifest | None, ledger: Ledger, accounts: Mapping[str, str]) -> None:
         self.manifest = manifest
@@ -255,19 +275,19 @@ class _MetadataPlan:
         self._digests: dict[str, dict[str, str]] = {}
 
     def resolve(self, creative: Creative, platform: str) -> dict[str, Any] | meta.MetadataRefused:
-        return meta.resolve(self.manifest, creative, platform)
+        return meta.resolve(self.manifest, creative, platform_of(platform))
 
     def verdict(self, creative: Creative, platform: str, verdict: Verdict) -> Verdict:
         """The rules' verdict, refused when a metadata value does not fit the platform."""
         fields = self.resolve(creative, platform)
         if isinstance(fields, meta.MetadataRefused):
-            refusal = Refusal(creative.key, platform, fields.rule, fields.reason)
+            refusal = Refusal(creative.key, platform_of(platform), fields.rule, fields.reason)
             return dataclasses.replace(verdict, refusals=(refusal,), warnings=())
         return verdict
 
     def sent_digests(self, platform: str) -> dict[str, str]:
         if platform not in self._digests:
-            self._digests[platform] = self._ledger.metadata_digests(platform, self._accounts[platform])
+            self._digests[platform] = self._ledger.metadata_digests(platform_of(platform), self._accounts[platform])
         return self._digests[platform]
 
     def needed(self) -> bool:
@@ -281,7 +301,7 @@ class _MetadataPlan:
             return True  # refused below, with its message
         sent = self.sent_digests(platform).get(record.sha256)
         if sent is None:
-            default = meta.resolve(None, creative, platform)
+            default = meta.resolve(None, creative, platform_of(platform))
             sent = meta.digest(default if isinstance(default, dict) else None)
         return meta.digest(wanted) != sent
 
@@ -310,7 +330,8 @@ class _RecordsOnDemand(Mapping[str, list[AssetRecord]]):
         self._accounts = accounts
 
     def __getitem__(self, platform: str) -> list[AssetRecord]:
-        return self._ledger.records(platform, self._accounts[platform])
+        # keyed by target name (``platform:conn_id`` for one of several accounts); the ledger by platform
+        return self._ledger.records(platform_of(platform), self._accounts[platform])
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._accounts)
@@ -333,7 +354,7 @@ def _record_refusals(
     refusals = [
         {
             "file_key": row.key,
-            "platform": row.platform,
+            "platform": platform_of(row.platform),
             "account": accounts[row.platform],
             "sha256": row.sha256,
             "rule": row.rule,
@@ -342,7 +363,8 @@ def _record_refusals(
         for row in plan.rows
         if row.action == Action.REFUSED and row.platform in accounts
     ]
-    ledger.replace_refusals(source, (c.key for c in files), accounts.items(), refusals, run_id=run_id)
+    targets_by_platform = [(platform_of(name), account) for name, account in accounts.items()]
+    ledger.replace_refusals(source, (c.key for c in files), targets_by_platform, refusals, run_id=run_id)
 
 
 def batch_size_for(params: SyncParams, work: int, platforms: int) -> int:
@@ -359,7 +381,7 @@ def _items(
     for row in fresh.plan.rows:
         if row.is_work:
             work_rows[row.platform] = work_rows.get(row.platform, 0) + 1
-    usable = [p for p in params.platforms if not infos[p].error]
+    usable = [name for name, info in infos.items() if not info.error]
     sizes = {p: batch_size_for(params, n, len(usable)) for p, n in work_rows.items()}
     seen: dict[str, int] = {}
     batches: dict[tuple[str, int], int] = {}
@@ -532,17 +554,29 @@ def plan_run(
         if not info.error:
             infos[platform] = dataclasses.replace(info, counts=counts.get(platform, {}))
     batches: list[BatchRef] = []
-    for platform in p.platforms:
-        info = infos[platform]
+    for name, info in infos.items():  # one platform account each
+        platform, target = info.platform, (name if name != info.platform else None)
         if info.error:
             batches.append(
-                BatchRef(run_id, platform, 0, info.conn_id, None, 0, p.concurrency, p.wait_for_ready, info.error)
+                BatchRef(
+                    run_id, platform, 0, info.conn_id, None, 0, p.concurrency, p.wait_for_ready, info.error, target
+                )
             )
             continue
         for (batch_platform, index), size in sorted(batch_sizes.items()):
-            if batch_platform == platform:
+            if batch_platform == name:
                 batches.append(
-                    BatchRef(run_id, platform, index, info.conn_id, info.account, size, p.concurrency, p.wait_for_ready)
+                    BatchRef(
+                        run_id,
+                        platform,
+                        index,
+                        info.conn_id,
+                        info.account,
+                        size,
+                        p.concurrency,
+                        p.wait_for_ready,
+                        target=target,
+                    )
                 )
     summary = PlanSummary(
         run_id=run_id,

@@ -21,6 +21,7 @@ from typing import Any
 from airflow_creative_provider.exceptions import PlatformError
 from airflow_creative_provider.sync.executor import human_bytes
 from airflow_creative_provider.sync.ledger import Ledger
+from airflow_creative_provider.sync.params import platform_of
 from airflow_creative_provider.sync.payloads import AssetEvent, PlanSummary, Report, WaitResult
 from airflow_creative_provider.sync.source import LINK_OUTSIDE
 from airflow_creative_provider.sync.states import WORK_ACTIONS, Action, State, would
@@ -212,7 +213,7 @@ def build_report(
             ready_now.setdefault(row.platform, []).append(str(row.remote_id))
     events = tuple(
         AssetEvent(
-            uri=asset_uri(platform),
+            uri=asset_uri(plan.platforms[platform].platform),  # keyed by target: one event per account
             extra={
                 "account": plan.platforms[platform].account,
                 "ready": len(ids),
@@ -240,6 +241,7 @@ def build_report(
         approval=approval,
         see={"ledger_run_id": plan.run_id, "creatives_page": RUNS_PAGE},
         warnings=tuple(warnings[:MAX_PROBLEMS]),
+        accounts={name: info.account for name, info in plan.platforms.items() if info.account},
     )
     report = _with_table(report)
     stored = ledger.run(plan.run_id) or {}
@@ -338,19 +340,28 @@ SUMMARY_STATES = (
 )
 
 
-def _platform_summary(counts: Mapping[str, Mapping[str, int]]) -> list[str]:
-    """One line per platform: its count of each state, in columns."""
+def _platform_summary(counts: Mapping[str, Mapping[str, int]], accounts: Mapping[str, str] | None = None) -> list[str]:
+    """One line per platform account: its count of each state, in columns.
+
+    A platform synced to several accounts has a line per account, ``platform:conn_id (account …)``.
+    """
     present = {state for per in counts.values() for state, n in per.items() if n}
     states = [s for s in SUMMARY_STATES if s in present] + sorted(present - set(SUMMARY_STATES))
     if not states:
         return []
-    width = max(len("platform"), *(len(p) for p in counts))
+    labels = {p: _target_label(p, (accounts or {}).get(p)) for p in counts}
+    width = max(len("platform"), *(len(label) for label in labels.values()))
     header = "platform".ljust(width) + "".join(f"  {s:>{max(len(s), 5)}}" for s in states)
     lines = [header]
     for platform, per in sorted(counts.items()):
         cells = "".join(f"  {per.get(s, 0) or '-':>{max(len(s), 5)}}" for s in states)
-        lines.append(platform.ljust(width) + cells)
+        lines.append(labels[platform].ljust(width) + cells)
     return lines
+
+
+def _target_label(name: str, account: str | None) -> str:
+    """A platform's only account is the platform; one of several is ``platform:conn_id (account …)``."""
+    return f"{name} (account {account})" if account and platform_of(name) != name else name
 
 
 def _wrapped(text: str, indent: str = "    ") -> list[str]:
@@ -365,7 +376,7 @@ def summary_text(report: Report) -> str:
     lines = [title]
     for warning in report.warnings:
         lines.extend(_wrapped(f"WARNING: {warning}"))
-    lines.extend(_platform_summary(report.counts) or ["no file x platform to report"])
+    lines.extend(_platform_summary(report.counts, report.accounts) or ["no file x platform to report"])
     lines.append(f"bytes sent: {human_bytes(report.bytes_sent)}")
     if report.reused_plan_of:
         lines.append(f"plan: nothing changed since the plan of run {report.reused_plan_of}; reused")
@@ -386,7 +397,7 @@ def summary_text(report: Report) -> str:
 def _own_reason(row: ReportRow) -> str:
     """The reason without the file and platform the line already names ("key: refused for platform ")."""
     reason = str(row.reason or "")
-    for prefix in (f"{row.key}: refused for {row.platform} ", f"{row.key}: "):
+    for prefix in (f"{row.key}: refused for {platform_of(row.platform)} ", f"{row.key}: "):
         if reason.startswith(prefix):
             return reason[len(prefix) :]
     return reason

@@ -40,6 +40,7 @@ from pydantic import BaseModel, Field
 
 from airflow_creative_provider import PLATFORMS
 from airflow_creative_provider.sync.ledger import Ledger
+from airflow_creative_provider.sync.params import platform_of
 from airflow_creative_provider.ui import queries, thumbnails
 from airflow_creative_provider.ui.queries import STATES, AssetFilter
 
@@ -291,13 +292,20 @@ class AssetLinks:
         if not cell.get("remote_id"):
             return None
         platform = cell["platform"]
-        conn_id = (self.connections.get(cell.get("last_run_id") or "") or {}).get(platform) or f"{platform}_default"
-        hook = self._hook(platform, conn_id)
+        given = (self.connections.get(cell.get("last_run_id") or "") or {}).get(platform) or f"{platform}_default"
+        # a run with several accounts of the platform names a list: the one reaching this cell's account
+        hook = None
+        for conn_id in [given] if isinstance(given, str) else list(given):
+            candidate = self._hook(platform, str(conn_id))
+            try:
+                if candidate is not None and str(candidate.account) == str(cell["account"]):
+                    hook = candidate
+                    break
+            except Exception:  # noqa: BLE001 - a connection that cannot say its account gives no link
+                log.debug("No %s account from connection %s", platform, conn_id, exc_info=True)
         if hook is None:
             return None
         try:
-            if str(hook.account) != str(cell["account"]):
-                return None
             url = hook.asset_url(str(cell["remote_id"]))
         except Exception:  # noqa: BLE001 - a link is a convenience; never fail the page for it
             log.debug("No %s link for %s", platform, cell["remote_id"], exc_info=True)
@@ -552,7 +560,8 @@ def create_app(ledger_url: str | None = None) -> FastAPI:
         data = _runs(request, ledger, (page - 1) * per_page, per_page)
         platforms = list(dict.fromkeys(p for run in data["items"] for p in run["platforms"]))
         order = {p: i for i, p in enumerate(PLATFORMS)}
-        platforms.sort(key=lambda p: order.get(p, len(order)))
+        # one column per platform account: ``platform:conn_id`` sorts with its platform
+        platforms.sort(key=lambda p: (order.get(platform_of(p), len(order)), p))
         return TEMPLATES.TemplateResponse(
             request,
             "runs.html",

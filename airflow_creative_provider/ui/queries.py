@@ -294,7 +294,11 @@ def _files_mark(conn: Connection) -> tuple[Any, ...]:
 
 
 def display_name(platform: str) -> str:
-    return PLATFORMS[platform][1] if platform in PLATFORMS else platform
+    """``Amazon Ads``; one of a run's several accounts of it (``amazon_ads:amazon_eu``): ``Amazon Ads · amazon_eu``."""
+    if platform in PLATFORMS:
+        return PLATFORMS[platform][1]
+    name, _, conn_id = platform.partition(":")
+    return f"{PLATFORMS[name][1]} · {conn_id}" if name in PLATFORMS and conn_id else platform
 
 
 def list_assets(ledger: Ledger, flt: AssetFilter) -> AssetPage:
@@ -745,8 +749,9 @@ def _run(row: RowMapping, submitted: Mapping[str, Mapping[str, int]]) -> dict[st
     }
 
 
-def run_connections(ledger: Ledger, run_ids: Sequence[str]) -> dict[str, dict[str, str]]:
-    """run id -> {platform: conn id} from the runs' params (to build the platforms' hooks)."""
+def run_connections(ledger: Ledger, run_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """run id -> {platform: conn id, or a list of them for several accounts} from the runs' params
+    (to build the platforms' hooks)."""
     if not run_ids:
         return {}
     with ledger.begin() as conn:

@@ -32,6 +32,10 @@ def _drift(sandbox, **body) -> requests.Response:
 def _ready(hook, creative: Creative) -> str:
     """Submit and poll until ready; the remote id."""
     remote = hook.submit(creative)
+    if hook.platform == "mediapocket":  # its media fetch runs in a thread: wait for it, never race it
+        from airflow_creative_provider.sandbox.mediapocket import join_fetches
+
+        join_fetches()
     for _ in range(20):
         status = hook.get_status([remote.remote_id])[remote.remote_id]
         if status.state == "ready":
