@@ -507,7 +507,7 @@ def _handle_metadata_drift(
             )
             item = Drift(**{**item.to_json(), "repaired": True})
         else:
-            if repair:
+            if not updatable:
                 not_updatable += 1
             _update_record(
                 ledger,
@@ -523,7 +523,7 @@ def _handle_metadata_drift(
         out.append(item)
     if not_updatable:
         why = meta.NO_UPDATE.get(platform, f"{platform} documents no metadata update")
-        result.notes.append(f"{platform}: {not_updatable} metadata change(s) not repaired: {why}")
+        result.notes.append(f"{platform}: {not_updatable} metadata change(s) that repair cannot send: {why}")
     return out
 
 

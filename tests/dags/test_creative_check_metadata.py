@@ -189,9 +189,9 @@ def test_metadata_edited_where_no_update_exists_is_reported_and_left(fresh_env, 
     notes = "\n".join(report["notes"])
     # said once: what the listing does not show, and why nothing is repaired
     assert notes.count("amazon_ads: its listing (POST /assets/search) does not show asinList: not checked") == 1
-    assert "amazon_ads: 1 metadata change(s) not repaired: Amazon Ads documents no update" in notes
-    assert "topsort: 1 metadata change(s) not repaired: Topsort documents no update" in notes
-    assert "delta_projects: 1 metadata change(s) not repaired: Delta Projects documents no rename" in notes
+    assert "amazon_ads: 1 metadata change(s) that repair cannot send: Amazon Ads documents no update" in notes
+    assert "topsort: 1 metadata change(s) that repair cannot send: Topsort documents no update" in notes
+    assert "delta_projects: 1 metadata change(s) that repair cannot send: Delta Projects documents no rename" in notes
     assert report["next_step"] is None
 
     # Nothing was marked: the next creative_sync sends nothing, and the drift is still there.
@@ -201,3 +201,5 @@ def test_metadata_edited_where_no_update_exists_is_reported_and_left(fresh_env, 
     assert _writes(sandbox, before) == []
     _, again = _run("creative_check", conf)
     assert again["drift"]["metadata_changed"] == 3
+    # said without repair too
+    assert "amazon_ads: 1 metadata change(s) that repair cannot send" in "\n".join(again["notes"])
