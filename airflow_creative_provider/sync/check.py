@@ -491,27 +491,26 @@ def _handle_metadata_drift(
     out: list[Drift] = []
     not_updatable = 0
     for item in drift:
-        if item.kind != METADATA_CHANGED or not item.sha256:
+        sha256 = item.sha256
+        if item.kind != METADATA_CHANGED or not sha256:
             out.append(item)
             continue
         updatable = platform in meta.UPDATABLE
         if repair and updatable:
             seen = {name: change["platform"] for name, change in (item.fields or {}).items()}
-            fields = {**sent_metadata.get(item.sha256, {}), **seen}
+            fields = {**sent_metadata.get(sha256, {}), **seen}
             reason = (
                 f"creative_check: {item.detail}; the platform's values recorded, the next creative_sync "
                 f"sends the manifest's through {meta.UPDATABLE[platform]}"
             )
-            _mark_metadata(
-                ledger, item.sha256, platform, account, ref, fields, item.remote_id, reason, item.recorded_state
-            )
+            _mark_metadata(ledger, sha256, platform, account, ref, fields, item.remote_id, reason, item.recorded_state)
             item = Drift(**{**item.to_json(), "repaired": True})
         else:
             if not updatable:
                 not_updatable += 1
             _update_record(
                 ledger,
-                item.sha256,
+                sha256,
                 platform,
                 account,
                 ref,
