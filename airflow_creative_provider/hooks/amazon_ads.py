@@ -936,6 +936,13 @@ class AmazonAdsHook(CreativePlatformHook):
                     content_mark=mark,
                     name=item.get("name"),
                     version=item.get("version"),
+                    # what the search shows (contract: name, assetSubTypes, tags); asinList and
+                    # brandEntityIds are not documented in its answer, so they are not read here
+                    metadata={
+                        "name": item.get("name"),
+                        "tags": [t for t in tags if not t.startswith(CONTENT_TAG_PREFIX)],
+                        "assetSubTypeList": list(item.get("assetSubTypes") or ()),
+                    },
                 )
             )
         return listed

@@ -380,6 +380,9 @@ class ListedAsset:
     :param content_mark: our idempotency mark on it, when it carries one: the content's sha256
         or the prefix of it the platform keeps (MediaMath, MediaPocket: 32 hex characters).
     :param checksum_sha1: the content checksum the platform computed itself (Delta Projects).
+    :param metadata: the metadata fields the listing shows, under the names ``sync.metadata``
+        sends them (``PLATFORM_FIELDS``), without our own idempotency mark; only the fields the
+        platform's listing exposes (``creative_check`` compares them with what was sent).
     """
 
     remote_id: str
@@ -388,6 +391,7 @@ class ListedAsset:
     checksum_sha1: str | None = None
     name: str | None = None
     version: str | None = None
+    metadata: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)

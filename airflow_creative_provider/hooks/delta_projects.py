@@ -456,6 +456,7 @@ class DeltaProjectsHook(CreativePlatformHook):
                 status=statuses[remote_id],
                 checksum_sha1=str(statuses[remote_id].details.get("checksum") or "").lower() or None,
                 name=file.get("name"),
+                metadata={"name": file.get("name")},
             )
             for file, remote_id in zip(files, ids, strict=True)
         ]

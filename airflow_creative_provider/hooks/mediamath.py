@@ -910,6 +910,8 @@ class MediaMathHook(CreativePlatformHook):
                     status=statuses[remote_id],
                     content_mark=external[len("acp-") :] if external.startswith("acp-") else None,
                     name=creative.get("creative_name"),
+                    # the listing's creative fields (contract): name and dates as MediaMath holds them
+                    metadata={k: creative.get(k) for k in ("creative_name", "start_date", "end_date")},
                 )
             )
         return listed

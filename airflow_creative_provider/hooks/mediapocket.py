@@ -847,12 +847,17 @@ class MediaPocketHook(CreativePlatformHook):
             and str(entry.get("external_id") or "").endswith(suffix)
         ]
         ids = [str(entry.get("id")) for entry in entries]
-        statuses = CreativePlatformHook.get_status(self, ids) if ids else {}
+        # the same GET /assets/:id a poll sends, read for the metadata too (no staged cleanup: read-only)
+        responses = [self.send(call) for call in self.status_calls(ids)]
+        statuses = self.parse_status(ids, responses) if ids else {}
+        assets = {i: self._asset(r.json()) for i, r in zip(ids, responses, strict=True)}
         return [
             ListedAsset(
                 remote_id=remote_id,
                 status=statuses[remote_id],
                 content_mark=str(entry["external_id"])[len(prefix) : len(prefix) + 32],
+                name=assets[remote_id].get("title"),
+                metadata={k: assets[remote_id].get(k) for k in ("title", "description", "category", "tags")},
             )
             for entry, remote_id in zip(entries, ids, strict=True)
         ]

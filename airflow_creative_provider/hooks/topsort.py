@@ -666,6 +666,11 @@ class TopsortHook(CreativePlatformHook):
                 status=self.asset_status(asset),
                 content_mark=(asset.get("metadata") or {}).get(SHA256_METADATA_KEY),
                 name=asset.get("name"),
+                metadata={
+                    "name": asset.get("name"),
+                    # our content mark is ours, not the manifest's
+                    "metadata": {k: v for k, v in (asset.get("metadata") or {}).items() if k != SHA256_METADATA_KEY},
+                },
             )
             for asset in self.iter_assets()
         ]

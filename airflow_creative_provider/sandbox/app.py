@@ -161,6 +161,8 @@ class DriftIn(BaseModel):
     remote_id: str
     action: str
     state: str | None = None
+    #: ``action: "metadata"``: the fields to set, in the platform's own names.
+    fields: dict[str, Any] | None = None
 
 
 def _control_router(app: SandboxApp) -> APIRouter:
@@ -230,9 +232,9 @@ def _control_router(app: SandboxApp) -> APIRouter:
 
     @router.post("/drift")
     def drift(change: DriftIn) -> dict[str, Any]:
-        """Delete an asset or change its state behind the client (see ``sandbox.drift``)."""
+        """Delete an asset, change its state or its metadata behind the client (see ``sandbox.drift``)."""
         try:
-            before = inject_drift(state, change.platform, change.remote_id, change.action, change.state)
+            before = inject_drift(state, change.platform, change.remote_id, change.action, change.state, change.fields)
         except DriftError as exc:
             raise HTTPException(404 if "holds no" in str(exc) else 400, str(exc)) from None
         return {"ok": True, "before": before}

@@ -100,7 +100,7 @@ class Cell(BaseModel):
     drift: dict[str, Any] | None = Field(
         None,
         description="what the last creative_check found differing: kind (missing | state_changed | "
-        "content_differs), detail, checked_at, run_id",
+        "content_differs | unknown | metadata_changed), detail, checked_at, run_id",
     )
     refused_names: list[RefusedName] = Field(
         default_factory=list,

@@ -136,7 +136,13 @@ def test_clean_check_is_read_only_and_finds_nothing(check_env, capsys, caplog) -
     before = _last_seq(sandbox)
     run, report = _run("creative_check", {"source": str(source)})
     assert run.state == "success"
-    assert report["drift"] == {"missing": 0, "state_changed": 0, "content_differs": 0, "unknown": 0}, report
+    assert report["drift"] == {
+        "missing": 0,
+        "state_changed": 0,
+        "content_differs": 0,
+        "unknown": 0,
+        "metadata_changed": 0,
+    }, report
     for platform in PLATFORMS:
         counts = report["counts"][platform]
         assert counts["checked"] == counts["ok"] > 0, (platform, counts)

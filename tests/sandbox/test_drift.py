@@ -97,3 +97,47 @@ def test_drift_refuses_what_it_cannot_do(creative_sandbox_env) -> None:
     no_state = _drift(sandbox, platform="topsort", remote_id="a1", action="state")
     assert no_state.status_code == 400
     assert sandbox.state.store("topsort")["assets"]["a1"]["status"] == "approved"
+
+
+#: one field per platform someone edits in the platform's UI (its API name) -> the value set.
+EDIT_THERE = {
+    "topsort": {"name": "Renamed in Topsort", "metadata": {"campaign": "autumn"}},
+    "amazon_ads": {"name": "Renamed in Amazon", "tags": ["edited"]},
+    "mediamath": {"creative_name": "Renamed in T1", "start_date": "2026-09-01T00:00:00"},
+    "mediapocket": {"title": "Renamed in MediaPocket", "category": "Brand"},
+    "delta_projects": {"name": "renamed_in_delta.png"},
+}
+
+
+@pytest.mark.parametrize("platform", list(PLATFORMS))
+def test_metadata_edited_there_shows_in_the_listing(creative_sandbox_env, tmp_path: Path, platform: str) -> None:
+    sandbox = creative_sandbox_env
+    sandbox.state.default_speed = ProcessingSpeed(polls=1, seconds=None)
+    hook = hook_class(platform)(f"{platform}_default")
+    remote_id = _ready(hook, Creative.inspect(png(tmp_path / "banner.png", 300, 250, "blue"), "banner.png"))
+    before = {a.remote_id: a for a in hook.list_account_assets()}[remote_id]
+    assert before.metadata is not None
+
+    fields = EDIT_THERE[platform]
+    answer = _drift(sandbox, platform=platform, remote_id=remote_id, action="metadata", fields=fields)
+    assert answer.status_code == 200, answer.text
+
+    after = {a.remote_id: a for a in hook.list_account_assets()}[remote_id]
+    seen = dict(after.metadata or {})
+    if platform == "mediapocket":
+        assert seen["title"] == "Renamed in MediaPocket" and seen["category"] == "brand"  # stored lower-cased
+    else:
+        assert {name: seen[name] for name in fields} == fields, seen
+    assert after.status.state == "ready"  # an edit is not a state change
+
+
+def test_metadata_drift_refuses_a_field_the_platform_does_not_have(creative_sandbox_env) -> None:
+    sandbox = creative_sandbox_env
+    sandbox.state.store("topsort").setdefault("assets", {})["a1"] = {"id": "a1", "status": "approved", "name": "n"}
+    unknown = _drift(sandbox, platform="topsort", remote_id="a1", action="metadata", fields={"title": "x"})
+    assert unknown.status_code == 400 and "'title'" in unknown.json()["detail"] and "name" in unknown.json()["detail"]
+    wrong_type = _drift(sandbox, platform="topsort", remote_id="a1", action="metadata", fields={"name": 3})
+    assert wrong_type.status_code == 400
+    empty = _drift(sandbox, platform="topsort", remote_id="a1", action="metadata")
+    assert empty.status_code == 400 and "fields" in empty.json()["detail"]
+    assert sandbox.state.store("topsort")["assets"]["a1"]["name"] == "n"

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from airflow_creative_provider.hooks.base import AssetStatus, ListedAsset
-from airflow_creative_provider.sync.check import build_check_report, compare, format_check_table
+from airflow_creative_provider.sync.check import (
+    build_check_report,
+    compare,
+    format_check_table,
+    metadata_differences,
+    unlisted_fields,
+)
 from airflow_creative_provider.sync.ledger import AssetRecord
 
 SOURCE = "/data/creatives"
@@ -113,3 +119,117 @@ def test_an_unchanged_not_submitted_approval_is_no_drift() -> None:
     assert drift == [] and moved == [] and counts["ok"] == 1
     drift, _, _ = _compare([record], [_listed("7", "rejected", raw="REJECTED")])
     assert [d.kind for d in drift] == ["state_changed"]
+
+
+def _compare_metadata(platform: str, sent: dict, shown: dict | None, **record_kw):
+    record = _record(SHA_A, "9", **record_kw)
+    listed = _listed("9", metadata=shown, version=record_kw.get("version"))
+    return compare(
+        platform,
+        "acc",
+        [record],
+        [listed],
+        source=SOURCE,
+        sha1_by_sha256={},
+        names_by_sha1={},
+        sent_metadata={SHA_A: sent},
+    )
+
+
+def test_metadata_changed_names_the_field_the_ledger_value_and_the_platforms() -> None:
+    sent = {"title": "Spring banner", "description": "Homepage", "category": "banners", "tags": ["a", "b"]}
+    shown = {"title": "Renamed there", "description": "Homepage", "category": "banners", "tags": ["b", "a"]}
+    drift, _, counts = _compare_metadata("mediapocket", sent, shown)
+    assert [d.kind for d in drift] == ["metadata_changed"] and counts["metadata_changed"] == 1 and counts["ok"] == 0
+    assert drift[0].fields == {"title": {"ledger": "Spring banner", "platform": "Renamed there"}}  # tag order: same
+    assert drift[0].detail == "title: ledger 'Spring banner' vs mediapocket 'Renamed there'"
+    same, _, counts = _compare_metadata("mediapocket", sent, dict(sent))
+    assert same == [] and counts["ok"] == 1
+
+
+def test_metadata_compares_only_what_was_sent_and_what_the_listing_shows() -> None:
+    # a field never sent (description set there) is the platform's own; asinList is not in the search answer
+    sent = {"name": "logo", "tags": ["t"], "asinList": ["B1"], "assetSubTypeList": ["LOGO"]}
+    shown = {"name": "logo", "tags": ["t"], "assetSubTypeList": ["LOGO"], "description": "set there"}
+    assert _compare_metadata("amazon_ads", sent, shown)[0] == []
+    assert unlisted_fields("amazon_ads", [sent]) == ["asinList"]
+    assert unlisted_fields("mediamath", [{"creative_name": "x", "start_date": "2026-01-01T00:00:00"}]) == []
+    # a listing without metadata (an older hook) is not guessed at
+    assert _compare_metadata("topsort", {"name": "x"}, None)[0] == []
+    # Amazon: the version the ledger sent is compared; a newer one made elsewhere carries its own metadata
+    drift, _, _ = _compare_metadata("amazon_ads", sent, {"name": "other"}, version="version_v1")
+    assert [d.kind for d in drift] == ["metadata_changed"]
+    record = _record(SHA_A, "9", version="version_v1")
+    newer = _listed("9", metadata={"name": "other"}, version="version_v2")
+    drift, _, _ = compare(
+        "amazon_ads",
+        "acc",
+        [record],
+        [newer],
+        source=SOURCE,
+        sha1_by_sha256={},
+        names_by_sha1={},
+        sent_metadata={SHA_A: sent},
+    )
+    assert drift == []
+
+
+def test_metadata_values_that_mean_the_same_are_no_drift() -> None:
+    same_instant = metadata_differences(
+        "mediamath",
+        {"creative_name": "c", "start_date": "2026-03-01T00:00:00", "end_date": "2026-05-31T00:00:00"},
+        {"creative_name": "c", "start_date": "2026-03-01T00:00:00Z", "end_date": "2026-05-31T00:00:00+00:00"},
+    )
+    assert same_instant == {}
+    moved = metadata_differences("mediamath", {"end_date": "2026-05-31T00:00:00"}, {"end_date": "2026-06-30T00:00:00"})
+    assert moved == {"end_date": {"ledger": "2026-05-31T00:00:00", "platform": "2026-06-30T00:00:00"}}
+    assert metadata_differences("mediapocket", {"description": ""}, {"description": None}) == {}
+    assert metadata_differences("mediapocket", {"tags": ["a"]}, {"tags": []}) == {
+        "tags": {"ledger": ["a"], "platform": []}
+    }
+    assert metadata_differences("topsort", {"metadata": {"k": "1"}}, {"metadata": {"k": 1}}) == {}
+    assert "metadata" in metadata_differences("topsort", {"metadata": {"k": "1"}}, {"metadata": {"k": "2"}})
+
+
+def test_report_says_what_metadata_repair_does_and_what_was_not_checked() -> None:
+    results = [
+        {
+            "platform": "mediamath",
+            "counts": {"checked": 1, "ok": 0, "metadata_changed": 1, "repaired": 1, "repaired_metadata": 1},
+            "differences": [
+                {
+                    "platform": "mediamath",
+                    "kind": "metadata_changed",
+                    "remote_id": "7",
+                    "file_key": "b.png",
+                    "detail": "creative_name: ledger 'a' vs mediamath 'b'",
+                    "repaired": True,
+                }
+            ],
+            "differences_total": 1,
+        },
+        {
+            "platform": "amazon_ads",
+            "counts": {"checked": 1, "ok": 0, "metadata_changed": 1},
+            "differences": [],
+            "differences_total": 1,
+            "notes": ["amazon_ads: its listing (POST /assets/search) does not show asinList: not checked"],
+        },
+    ]
+    report = build_check_report(
+        "r2", {"source": SOURCE, "platforms": ["mediamath", "amazon_ads"], "repair": True}, results
+    )
+    assert report["drift"]["metadata_changed"] == 2 and report["repaired"] == 1
+    assert (
+        report["next_step"]
+        == "1 metadata change(s) marked for an update: the next creative_sync run updates them (no bytes sent)"
+    )
+    table = format_check_table(report)
+    assert "metadata_changed" in table.splitlines()[1]  # a column of its own
+    assert "mediamath metadata_changed: b.png (7): creative_name: ledger 'a' vs mediamath 'b'" in table
+    assert "note: amazon_ads: its listing (POST /assets/search) does not show asinList: not checked" in table
+    unrepaired = build_check_report("r3", {"source": SOURCE, "platforms": ["mediamath", "amazon_ads"]}, results[1:])
+    assert unrepaired["next_step"] is None  # Amazon has no update: repair=true would not help
+    results[0]["counts"] = {"checked": 1, "ok": 0, "metadata_changed": 1}
+    advised = build_check_report("r4", {"source": SOURCE, "platforms": ["mediamath"]}, results[:1])
+    assert advised["next_step"] == "trigger creative_check with repair=true to update the changed metadata"
