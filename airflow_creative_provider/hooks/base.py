@@ -546,6 +546,9 @@ class CreativePlatformHook(BaseHook):
         super().__init__(**kwargs)
         self.conn_id = conn_id or self.default_conn_name
         self._secrets: set[str] = set()
+        #: epoch seconds when the wait polling through this hook began (set by ``waiting.AssetWait``;
+        #: kept across deferral and reschedules), for states a platform only ends by time.
+        self.waiting_since: float | None = None
 
     # ----------------------------------------------------------------- connection
     @cached_property

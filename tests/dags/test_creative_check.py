@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from airflow_creative_provider import PLATFORMS
-from tests.support.dags import assert_no_secrets, sample_source
+from tests.support.dags import assert_no_secrets, sample_source, sample_source_in_s3
 from tests.support.dags import creates as _creates
 from tests.support.dags import last_seq as _last_seq
 from tests.support.dags import run_dag as _run
@@ -184,12 +184,7 @@ def test_content_differs_and_unknown_marked_asset(check_env) -> None:
 
 def test_s3_source_content_drift_and_an_unusable_connection(fresh_env) -> None:
     sandbox, source = fresh_env
-    s3 = sandbox.state.s3
-    bucket = s3.ensure_bucket("staging")
-    for path in source.rglob("*"):
-        if path.is_file() and path.suffix in (".png", ".jpg", ".gif"):
-            s3.client.upload_file(str(path), bucket, f"campaign/{path.relative_to(source).as_posix()}")
-    s3_source = f"s3://creative_sandbox_s3@{bucket}/campaign"
+    s3_source = sample_source_in_s3(sandbox, source)
     run, _ = _run("creative_sync", {"source": s3_source, "platforms": ["delta_projects"]})
     assert run.state == "success"
     delta = _ready_records("delta_projects")[0]

@@ -22,7 +22,7 @@ from airflow_creative_provider.sandbox.state import ProcessingSpeed
 from airflow_creative_provider.sync.source import list_source
 from tests.support.dags import CREATE_CALLS as CREATE_CALLS
 from tests.support.dags import SAMPLES as SAMPLES
-from tests.support.dags import assert_no_secrets, run_dag, sample_source
+from tests.support.dags import assert_no_secrets, run_dag, sample_source, sample_source_in_s3
 from tests.support.dags import creates as _creates
 from tests.support.dags import last_seq as _last_seq
 from tests.support.dags import ledger_rows as _rows
@@ -183,12 +183,7 @@ def test_dry_run_and_subset_of_platforms(sync_env) -> None:
 
 def test_s3_source(sync_env) -> None:
     sandbox, source = sync_env
-    s3 = sandbox.state.s3
-    bucket = s3.ensure_bucket("staging")
-    for path in source.rglob("*"):
-        if path.is_file() and path.suffix in (".png", ".jpg", ".gif"):
-            s3.client.upload_file(str(path), bucket, f"campaign/{path.relative_to(source).as_posix()}")
-    run, report = _run({"source": f"s3://creative_sandbox_s3@{bucket}/campaign", "platforms": ["delta_projects"]})
+    run, report = _run({"source": sample_source_in_s3(sandbox, source), "platforms": ["delta_projects"]})
     assert run.state == "success", run.task_states
     ready = {key for (key, _), r in _rows(run).items() if r["state"] == "ready"}
     assert "banners/summer_sale_1200x628.jpg" in ready and "logos/app_icon_100x100.png" in ready

@@ -61,6 +61,16 @@ def sample_source(sandbox: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     return source
 
 
+def sample_source_in_s3(sandbox: Any, source: Path, bucket: str = "staging", prefix: str = "campaign") -> str:
+    """The source's images copied to the sandbox's S3; returns the ``s3://conn@bucket/prefix`` source."""
+    s3 = sandbox.state.s3
+    bucket = s3.ensure_bucket(bucket)
+    for path in source.rglob("*"):
+        if path.is_file() and path.suffix in (".png", ".jpg", ".gif"):
+            s3.client.upload_file(str(path), bucket, f"{prefix}/{path.relative_to(source).as_posix()}")
+    return f"s3://creative_sandbox_s3@{bucket}/{prefix}"
+
+
 def run_dag(dag_id: str, conf: dict[str, Any]) -> tuple[Any, dict[str, Any] | None]:
     """Run the DAG once; return the DagRun and its report (XCom ``report`` of the ``report`` task).
 
