@@ -116,6 +116,14 @@ def mask_secret(value: str) -> None:
     _airflow_mask_secret(value)
 
 
+def _sqlite_locked(exc: BaseException) -> bool:
+    """SQLite's "database is locked": writers colliding on the budget's row, worth another try."""
+    import sqlite3
+
+    orig = getattr(exc, "orig", None)
+    return isinstance(orig, sqlite3.OperationalError) and "database is locked" in str(orig)
+
+
 class RateLimiter:
     """The call budget of one platform account, shared by every thread, task process and worker.
 
@@ -166,12 +174,13 @@ class RateLimiter:
     def _reserve(self) -> tuple[float, int]:
         """Take the next slot: (wall-clock time it starts, the budget's pause count)."""
         from sqlalchemy import case, insert, update
-        from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+        from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
         from airflow_creative_provider.sync.ledger import rate_budgets_table as table
 
         # SQLite answers "database is locked" at once (no busy wait) when writers collide in
-        # some lock states: that is contention, not an outage, so try again before pacing alone.
+        # some lock states: that is contention, not an outage, so try again before pacing alone;
+        # any other error (no such file, a server that refuses) paces this process alone at once.
         for attempt in range(_BUDGET_ATTEMPTS):
             now = time.time()
             take = (
@@ -193,13 +202,10 @@ class RateLimiter:
                             )
                     except IntegrityError:
                         pass  # another caller created it first
-            except OperationalError as exc:
-                if attempt + 1 < _BUDGET_ATTEMPTS:
+            except SQLAlchemyError as exc:
+                if _sqlite_locked(exc) and attempt + 1 < _BUDGET_ATTEMPTS:
                     time.sleep(0.05 * (attempt + 1))
                     continue
-                log.warning("Rate budget %s: its database does not answer (%s); pacing this process only",
-                            self.budget, type(exc).__name__)  # fmt: skip
-            except SQLAlchemyError as exc:
                 log.warning("Rate budget %s: its database does not answer (%s); pacing this process only",
                             self.budget, type(exc).__name__)  # fmt: skip
             break
@@ -549,6 +555,9 @@ class CreativePlatformHook(BaseHook):
         super().__init__(**kwargs)
         self.conn_id = conn_id or self.default_conn_name
         self._secrets: set[str] = set()
+        #: epoch seconds when the wait polling through this hook began (set by ``waiting.AssetWait``;
+        #: kept across deferral and reschedules), for states a platform only ends by time.
+        self.waiting_since: float | None = None
 
     # ----------------------------------------------------------------- connection
     @cached_property

@@ -22,8 +22,9 @@ name. Nothing is refused for its name.
 
 Approvals: ``net_status`` values in the extra ``ready_net_statuses`` (default ``APPROVED``)
 are ready, ``REJECTED`` is rejected, ``N/A`` means "not submitted": a creative still ``N/A``
-``not_submitted_after`` seconds (default 300) after this hook first saw it ends the wait in the
-state ``not_submitted`` ("not submitted for approval"), instead of waiting for the timeout.
+``not_submitted_after`` seconds (default 300) after the wait first saw it ends the wait in the
+state ``not_submitted`` ("not submitted for approval"), instead of waiting for the timeout. The
+wait's start (``waiting_since``) carries across a sensor's reschedules and deferral.
 
 The vendor's mixed types (``status`` "1"/true, ids as strings or ints, ``assets`` as a JSON
 string) are normalised in one place, ``normalise``.
@@ -255,8 +256,9 @@ class MediaMathHook(CreativePlatformHook):
         self._session_expires = 0.0
         #: the clock the token and session expiry is measured on (tests move it).
         self._clock: Callable[[], float] = time.time
-        #: when this hook first saw each creative's approval ``N/A`` (the wait for a submission).
-        self._not_submitted_since: dict[str, float] = {}
+        #: when each creative's approval was first seen ``N/A`` (the wait for a submission); None
+        #: once this hook saw it in another state (a later ``N/A`` counts from then).
+        self._not_submitted_since: dict[str, float | None] = {}
 
     # ----------------------------------------------------------------- connection
     @property
@@ -945,7 +947,7 @@ class MediaMathHook(CreativePlatformHook):
             item = by_id.get(str(remote_id))
             raw = str(item.get("net_status") or "").upper() if item else None
             if raw != NOT_SUBMITTED_NET_STATUS:
-                self._not_submitted_since.pop(str(remote_id), None)
+                self._not_submitted_since[str(remote_id)] = None
             if raw in ready:
                 state, reason = AssetStatus.READY, None
             elif raw == "REJECTED":
@@ -967,7 +969,13 @@ class MediaMathHook(CreativePlatformHook):
     def _not_submitted(self, remote_id: str) -> tuple[str, str]:
         """``N/A``: pending while ``not_submitted_after`` runs, then ``not_submitted`` (terminal)."""
         now = self._clock()
-        since = self._not_submitted_since.setdefault(remote_id, now)
+        since = self._not_submitted_since.get(remote_id)
+        if since is None:
+            # First seen N/A by this hook: a wait that began earlier (an earlier poke of a rescheduled
+            # sensor, the poll before deferring) saw it N/A since then, unless this hook saw it otherwise.
+            seen_otherwise = remote_id in self._not_submitted_since
+            since = now if seen_otherwise or self.waiting_since is None else min(now, self.waiting_since)
+            self._not_submitted_since[remote_id] = since
         waited = now - since
         if waited < self.not_submitted_after:
             return AssetStatus.PENDING, "approval N/A: not submitted for approval yet"

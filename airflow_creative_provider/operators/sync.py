@@ -4,15 +4,15 @@
 ``BatchResult``; the remote ids to wait for are read from the ledger) until every asset is
 ready or rejected. It polls once on the worker, then defers to ``AssetStatusTrigger`` (one
 trigger per batch, no worker slot held), and records the statuses in the ledger when the
-trigger fires. A rejection or a timeout does not fail this task: the report task decides the
-run's outcome after every batch was handled.
+trigger fires; the decisions are ``CreativeAssetSensor``'s (``waiting.AssetWait``). A
+rejection or a timeout does not fail this task: the report task decides the run's outcome
+after every batch was handled.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
-from datetime import timedelta
+from collections.abc import Sequence
 from functools import cached_property
 from typing import Any
 
@@ -20,7 +20,7 @@ from airflow.providers.standard.operators.hitl import ApprovalOperator
 from airflow.sdk import BaseOperator, conf
 
 from airflow_creative_provider.hooks import hook_class
-from airflow_creative_provider.hooks.base import AssetStatus, CreativePlatformHook
+from airflow_creative_provider.hooks.base import CreativePlatformHook
 from airflow_creative_provider.sync.executor import (
     WaitTargets,
     record_statuses,
@@ -30,6 +30,7 @@ from airflow_creative_provider.sync.executor import (
 )
 from airflow_creative_provider.sync.payloads import BatchResult
 from airflow_creative_provider.triggers.base import AssetStatusTrigger
+from airflow_creative_provider.waiting import AssetWait, WaitStep
 
 
 class CreativeSyncWaitOperator(BaseOperator):
@@ -90,61 +91,42 @@ class CreativeSyncWaitOperator(BaseOperator):
     def _hook(self) -> CreativePlatformHook:
         return hook_class(self.batch.platform)(self.batch.conn_id)
 
-    def _poll(self, hook: CreativePlatformHook, ids: list[str]) -> dict[str, dict[str, Any]]:
-        return {i: s.to_dict() for i, s in hook.get_status(ids).items()}
-
     def execute(self, context: Any) -> dict[str, Any]:
         batch = self.batch
-        ids = list(batch.remote_ids)
-        if not ids:
+        if not batch.remote_ids:
             self.log.info("%s batch %s: nothing to wait for", batch.platform, batch.index)
             return self._record({})
         hook = self._hook()
-        statuses = self._poll(hook, ids)
         started = time.time()
-        timeout = self.seconds_left(context, started)
-        while not self._all_terminal(statuses, ids):
-            if timeout is not None and time.time() - started >= timeout:
-                self.log.warning(
-                    "%s: the run's waits ended (deadline); still processing, polled by the next run: %s",
-                    batch.platform,
-                    self._pending(statuses, ids),
-                )
-                break
-            if self.deferrable:
-                self.defer(
-                    trigger=AssetStatusTrigger(
-                        platform=batch.platform,
-                        conn_id=batch.conn_id,
-                        remote_ids=[i for i in ids if not _terminal(statuses.get(i))],
-                        poll_interval=self.poll_interval,
-                        timeout=timeout,
-                        started_at=started,
-                    ),
-                    method_name="execute_complete",
-                    kwargs={"first": statuses},
-                    timeout=timedelta(seconds=timeout + 300) if timeout is not None else None,
-                )
+        wait = AssetWait(
+            list(batch.remote_ids),
+            poll_interval=self.poll_interval,
+            timeout=self.seconds_left(context, started),
+            started_at=started,
+            deferrable=self.deferrable,
+        )
+        while (step := wait.poll(hook)) is WaitStep.POLL:
             time.sleep(self.poll_interval)
-            statuses.update(self._poll(hook, [i for i in ids if not _terminal(statuses.get(i))]))
-        return self._record(statuses)
+        if step is WaitStep.DEFER:
+            wait.defer(self, AssetStatusTrigger, conn_id=batch.conn_id, platform=batch.platform, grace=300)
+        if step is WaitStep.TIMEOUT:
+            self.log.warning(
+                "%s: the run's waits ended (deadline); still processing, polled by the next run: %s",
+                batch.platform,
+                ", ".join(wait.pending),
+            )
+        return self._record(wait.statuses)
 
     def execute_complete(
         self, context: Any, event: dict[str, Any], first: dict[str, dict[str, Any]] | None = None
     ) -> dict[str, Any]:
-        statuses = dict(first or {})
-        statuses.update(event.get("last") or {})
-        statuses.update(event.get("assets") or {})
-        status = event.get("status")
-        if status == "timeout":
-            self.log.warning(
-                "%s: timed out; still processing: %s", self.batch.platform, ", ".join(event.get("pending", []))
-            )
-        error = None
-        if status == "error":
-            error = event.get("message")
-            self.log.error("%s: status poll failed: %s", self.batch.platform, error)
-        return self._record({k: v for k, v in statuses.items() if v}, error=error)
+        wait = AssetWait.from_event(event, first=first)
+        step = wait.step()
+        if step is WaitStep.TIMEOUT:
+            self.log.warning("%s: timed out; still processing: %s", self.batch.platform, ", ".join(wait.pending))
+        if step is WaitStep.ERROR:
+            self.log.error("%s: status poll failed: %s", self.batch.platform, wait.error)
+        return self._record(wait.statuses, error=wait.error)
 
     def _record(self, statuses: dict[str, dict[str, Any]], error: str | None = None) -> dict[str, Any]:
         result = record_statuses(self.batch, statuses, error=error)
@@ -157,18 +139,6 @@ class CreativeSyncWaitOperator(BaseOperator):
             result.pending,
         )
         return result.to_json()
-
-    @staticmethod
-    def _all_terminal(statuses: Mapping[str, Any], ids: list[str]) -> bool:
-        return all(_terminal(statuses.get(i)) for i in ids)
-
-    @staticmethod
-    def _pending(statuses: Mapping[str, Any], ids: list[str]) -> str:
-        return ", ".join(i for i in ids if not _terminal(statuses.get(i)))
-
-
-def _terminal(status: Mapping[str, Any] | None) -> bool:
-    return bool(status) and status["state"] in AssetStatus.TERMINAL  # type: ignore[index]
 
 
 class CreativeSyncApprovalOperator(ApprovalOperator):

@@ -89,7 +89,9 @@ class DeltaProjectsFileSensor(CreativeAssetSensor):
         self._link(context, statuses)
         return statuses
 
-    def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
-        statuses = super().execute_complete(context, event)
+    def execute_complete(
+        self, context: Context, event: dict[str, Any], first: dict[str, dict[str, Any]] | None = None
+    ) -> dict[str, Any]:
+        statuses = super().execute_complete(context, event, first)
         self._link(context, statuses)
         return statuses

@@ -16,10 +16,11 @@ class MediaMathApprovalSensor(CreativeAssetSensor):
     Each poll reads ``GET /approvals`` for every id (at most 50 per call; the hook splits
     larger sets). ``REJECTED`` fails the task with each supply source's reason (unless
     ``fail_on_rejected`` is False); ``PENDING`` keeps waiting; ``N/A`` (not submitted for
-    approval) keeps waiting for the connection's ``not_submitted_after`` seconds (default 300),
-    then ends the wait with the state ``not_submitted`` and a warning, not a timeout. Which
-    ``net_status`` values are ready is the connection extra ``ready_net_statuses`` (default
-    ``APPROVED``). On timeout the message lists the creatives still pending. Returns ``{atomic_creative_id: status}``.
+    approval) keeps waiting for the connection's ``not_submitted_after`` seconds (default 300,
+    counted from the first poke, across reschedules and deferral), then ends the wait with the
+    state ``not_submitted`` and a warning, not a timeout. Which ``net_status`` values are ready
+    is the connection extra ``ready_net_statuses`` (default ``APPROVED``). On timeout the message
+    lists the creatives still pending. Returns ``{atomic_creative_id: status}``.
 
     With ``deferrable=True`` the wait runs in the triggerer (``MediaMathApprovalTrigger``);
     the default follows ``[operators] default_deferrable``.

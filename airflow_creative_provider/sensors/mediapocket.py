@@ -33,9 +33,11 @@ class MediaPocketAssetSensor(CreativeAssetSensor):
     hook_class = MediaPocketHook
     trigger_class = MediaPocketAssetStatusTrigger
 
-    def execute_complete(self, context: Any, event: dict[str, Any]) -> dict[str, Any]:
+    def execute_complete(
+        self, context: Any, event: dict[str, Any], first: dict[str, dict[str, Any]] | None = None
+    ) -> dict[str, Any]:
         try:
-            return super().execute_complete(context, event)
+            return super().execute_complete(context, event, first)
         finally:
             self._cleanup(event.get("assets") or {})
 

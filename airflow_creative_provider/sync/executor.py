@@ -32,7 +32,14 @@ from airflow_creative_provider.exceptions import (
 from airflow_creative_provider.hooks.base import PROCESSING_FAILED, CreativePlatformHook
 from airflow_creative_provider.sync import metadata as meta
 from airflow_creative_provider.sync.ledger import AssetRecord, Ledger
-from airflow_creative_provider.sync.payloads import BatchRef, BatchResult, HookRegistry, WaitResult, default_hooks
+from airflow_creative_provider.sync.payloads import (
+    BatchPayload,
+    BatchRef,
+    BatchResult,
+    HookRegistry,
+    WaitResult,
+    default_hooks,
+)
 from airflow_creative_provider.sync.states import TERMINAL_STATES, Action, State
 
 log = logging.getLogger(__name__)
@@ -617,11 +624,8 @@ def submit_batch(
         if o.remote_id and o.action in (Action.UPLOAD, Action.POLL) and o.state in (State.PENDING, State.PROCESSING)
     )
     log.info("%s: batch %s done: %s, %s sent", ref.target_name, ref.index, counts, human_bytes(bytes_sent))
-    return BatchResult(
-        run_id=ref.run_id,
-        platform=ref.platform,
-        index=ref.index,
-        conn_id=ref.conn_id,
+    return BatchResult.for_batch(
+        ref,
         account=account,
         counts=counts,
         bytes_sent=bytes_sent,
@@ -629,7 +633,6 @@ def submit_batch(
         rejected=sum(1 for o in outcomes if o.state == State.REJECTED and o.this_run),
         waiting=waiting,
         wait_for_ready=ref.wait_for_ready,
-        target=ref.target,
     )
 
 
@@ -668,14 +671,11 @@ def wait_deadline(run_started_at: float, schedule_seconds: float | None, *, cap:
 
 
 @dataclass(frozen=True)
-class WaitTargets:
+class WaitTargets(BatchPayload):
     """What one wait polls for one batch: the remote ids still pending or processing (read from the ledger)."""
 
-    run_id: str
-    platform: str
     conn_id: str
     account: str | None
-    index: int
     remote_ids: tuple[str, ...]
     #: ``(seq, key, sha256, remote_id)`` of each row to map the statuses back.
     items: tuple[tuple[int, str, str, str], ...]
@@ -696,15 +696,10 @@ def wait_targets(result: BatchResult | Mapping[str, Any], *, ledger: Ledger | No
             if r["done"] and r["remote_id"] and r["action"] in (Action.UPLOAD, Action.POLL):
                 if r["state"] in (State.PENDING, State.PROCESSING):
                     items.append((r["seq"], r["file_key"], r["sha256"], r["remote_id"]))
-    return WaitTargets(
-        run_id=result.run_id,
-        platform=result.platform,
-        conn_id=result.conn_id,
-        account=result.account,
-        index=result.index,
+    return WaitTargets.for_batch(
+        result,
         remote_ids=tuple(dict.fromkeys(i[3] for i in items)),
         items=tuple(items),
-        target=result.target,
     )
 
 
@@ -759,14 +754,10 @@ def record_statuses(
         elif state != State.READY:
             pending += 1
     ledger.record_items(targets.run_id, outcomes)
-    return WaitResult(
-        run_id=targets.run_id,
-        platform=targets.platform,
-        index=targets.index,
-        account=targets.account,
+    return WaitResult.for_batch(
+        targets,
         counts=counts,
         rejected=rejected,
         pending=pending,
         error=error,
-        target=targets.target,
     )

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from airflow_creative_provider.sync.states import WORK_ACTIONS
 
@@ -72,13 +72,34 @@ class PlatformInfo(Payload):
     new: int = 0
 
 
+#: what names one batch: copied from payload to payload by ``BatchPayload.for_batch``.
+BATCH_IDENTITY = ("run_id", "platform", "index", "conn_id", "account", "target")
+
+
 @dataclass(frozen=True)
-class BatchRef(Payload):
-    """One mapped ``submit`` task's work: its items are the ledger's rows of (run, platform, batch)."""
+class BatchPayload(Payload):
+    """A payload about one batch of one run on one platform (``index``: the batch's number)."""
 
     run_id: str
     platform: str
     index: int
+
+    @classmethod
+    def for_batch(cls, batch: object, **values: Any) -> Self:
+        """This payload for the same batch as ``batch`` (a payload naming it, e.g. the ``BatchRef``).
+
+        The fields in ``BATCH_IDENTITY`` that both declare are copied from ``batch``; ``values``
+        give the rest and win over the copied ones (a submit's ``account`` is the hook's).
+        """
+        names = {f.name for f in dataclasses.fields(cls)}
+        same = {n: getattr(batch, n) for n in BATCH_IDENTITY if n in names and hasattr(batch, n)}
+        return cls(**(same | values))
+
+
+@dataclass(frozen=True)
+class BatchRef(BatchPayload):
+    """One mapped ``submit`` task's work: its items are the ledger's rows of (run, platform, batch)."""
+
     conn_id: str
     account: str | None
     items: int
@@ -99,12 +120,9 @@ class BatchRef(Payload):
 
 
 @dataclass(frozen=True)
-class BatchResult(Payload):
+class BatchResult(BatchPayload):
     """What one submit task did: counts only (each item's outcome is in the ledger)."""
 
-    run_id: str
-    platform: str
-    index: int
     conn_id: str
     account: str | None
     counts: Mapping[str, int] = field(default_factory=dict)
@@ -123,12 +141,9 @@ class BatchResult(Payload):
 
 
 @dataclass(frozen=True)
-class WaitResult(Payload):
+class WaitResult(BatchPayload):
     """What one wait task saw: counts only (each status is in the ledger)."""
 
-    run_id: str
-    platform: str
-    index: int
     account: str | None
     counts: Mapping[str, int] = field(default_factory=dict)
     rejected: int = 0

@@ -15,12 +15,12 @@ from typing import Any, ClassVar
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_creative_provider.exceptions import PlatformError
 from airflow_creative_provider.hooks.base import CreativePlatformHook
+from airflow_creative_provider.waiting import AssetWait, WaitStep
 
 
 class AssetStatusTrigger(BaseTrigger):
-    """Poll ``remote_ids`` every ``poll_interval`` seconds until each is terminal.
+    """Poll ``remote_ids`` every ``poll_interval`` seconds until each is terminal (``waiting.AssetWait``).
 
     Fires one event: ``{"status": "done", "assets": {...}}`` when every asset is ready or
     rejected, ``"timeout"`` (with ``pending``) when ``timeout`` seconds passed since
@@ -83,33 +83,20 @@ class AssetStatusTrigger(BaseTrigger):
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         hook = await self._hook_class().afrom_conn_id(self.conn_id)
-        pending = list(self.remote_ids)
-        done: dict[str, dict[str, Any]] = {}
-        last: dict[str, dict[str, Any]] = {}
+        wait = AssetWait(
+            self.remote_ids, poll_interval=self.poll_interval, timeout=self.timeout, started_at=self.started_at
+        )
         while True:
-            try:
-                statuses = await hook.aget_status(pending)
-            except PlatformError as exc:
-                yield TriggerEvent({"status": "error", "message": str(exc), "assets": done, "pending": pending})
-                return
-            for remote_id, status in statuses.items():
-                last[remote_id] = status.to_dict()
-                if status.is_terminal:
-                    done[remote_id] = status.to_dict()
-            pending = [i for i in pending if i not in done]
-            self.log.info(
-                "%s: %d of %d assets finished, %d pending",
-                hook.hook_name,
-                len(done),
-                len(self.remote_ids),
-                len(pending),
-            )
-            if not pending:
-                yield TriggerEvent({"status": "done", "assets": done})
-                return
-            if self.timeout is not None and time.time() - self.started_at >= self.timeout:
-                yield TriggerEvent(
-                    {"status": "timeout", "assets": done, "pending": pending, "last": {i: last.get(i) for i in pending}}
+            step = await wait.apoll(hook)
+            if step is not WaitStep.ERROR:
+                self.log.info(
+                    "%s: %d of %d assets finished, %d pending",
+                    hook.hook_name,
+                    len(wait.finished),
+                    len(self.remote_ids),
+                    len(wait.pending),
                 )
+            if step is not WaitStep.POLL:
+                yield TriggerEvent(wait.event())
                 return
             await asyncio.sleep(self.poll_interval)

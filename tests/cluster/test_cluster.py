@@ -23,17 +23,10 @@ from airflow_creative_provider.creative import Creative
 from airflow_creative_provider.hooks import hook_class
 from airflow_creative_provider.sync.ledger import Ledger
 from airflow_creative_provider.sync.source import list_source
+from tests.support.dags import CREATE_CALLS
 
 pytestmark = pytest.mark.timeout(900)
 
-#: the call that creates an asset on each platform (as in tests/dags/test_creative_sync.py)
-CREATE_CALLS = {
-    "topsort": ("POST", r"^/public/v1/assets/asset$"),
-    "amazon_ads": ("POST", r"^/assets/register$"),
-    "mediamath": ("POST", r"^/component_creatives/v1\.0/creatives$"),
-    "mediapocket": ("POST", r"^/api/v2/projects/[^/]+/assets$"),
-    "delta_projects": ("POST", r"^/api/v1/media_agency/[^/]+/client/[^/]+/file$"),
-}
 SIZES = [(300, 250), (728, 90), (600, 600), (1200, 628)]
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -13,11 +12,10 @@ import pytest
 import requests
 
 from airflow_creative_provider import PLATFORMS
-from airflow_creative_provider.sandbox.state import ProcessingSpeed
-from tests.support.dags import load_dag
-
-REPO = Path(__file__).resolve().parents[2]
-SAMPLES = REPO / "examples" / "creatives"
+from tests.support.dags import assert_no_secrets, sample_source, sample_source_in_s3
+from tests.support.dags import creates as _creates
+from tests.support.dags import last_seq as _last_seq
+from tests.support.dags import run_dag as _run
 
 #: the state someone sets in each platform's own UI, in the platform's words.
 REJECT_THERE = {
@@ -31,26 +29,11 @@ REJECT_THERE = {
 #: MediaMath's OAuth token.
 READ_POSTS = re.compile(r"^/(assets/search|auth/o2/token|oauth/token)$")
 
-CREATE_CALLS = {
-    "topsort": ("POST", r"^/public/v1/assets/asset$"),
-    "amazon_ads": ("POST", r"^/assets/register$"),
-    "mediamath": ("POST", r"^/component_creatives/v1\.0/creatives$"),
-    "mediapocket": ("POST", r"^/api/v2/projects/[^/]+/assets$"),
-    "delta_projects": ("POST", r"^/api/v1/media_agency/[^/]+/client/[^/]+/file$"),
-}
-
 
 @pytest.fixture
 def fresh_env(airflow_db, creative_sandbox_env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """The sample creatives in a folder, a fresh ledger, a reset sandbox."""
-    source = tmp_path / "creatives"
-    shutil.copytree(SAMPLES, source)
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_CREATIVE_LEDGER", json.dumps({"conn_type": "sqlite", "host": str(tmp_path / "ledger.db")})
-    )
-    monkeypatch.setenv("CREATIVE_SYNC_POLL_SECONDS", "0.5")
-    creative_sandbox_env.state.default_speed = ProcessingSpeed(polls=1, seconds=None)
-    return creative_sandbox_env, source
+    return creative_sandbox_env, sample_source(creative_sandbox_env, tmp_path, monkeypatch)
 
 
 @pytest.fixture
@@ -62,25 +45,6 @@ def check_env(fresh_env):
     return sandbox, source
 
 
-def _run(dag_id: str, conf: dict[str, Any]) -> tuple[Any, dict[str, Any] | None]:
-    from airflow.models.xcom import XComModel
-    from airflow.utils.session import create_session
-
-    run = load_dag(dag_id).test(run_conf=conf)
-    with create_session() as session:
-        row = (
-            session.query(XComModel)
-            .filter_by(dag_id=dag_id, run_id=run.run_id, task_id="report", key="report")
-            .one_or_none()
-        )
-        return run, (XComModel.deserialize_value(row) if row is not None else None)
-
-
-def _last_seq(sandbox) -> int:
-    entries = sandbox.journal()
-    return entries[-1]["seq"] if entries else 0
-
-
 def _writes(sandbox, since: int) -> list[dict[str, Any]]:
     """Every call after ``since`` that could change something on a platform."""
     return [
@@ -88,15 +52,6 @@ def _writes(sandbox, since: int) -> list[dict[str, Any]]:
         for e in sandbox.journal()
         if e["seq"] > since
         and (e["method"] in ("PUT", "PATCH", "DELETE") or (e["method"] == "POST" and not READ_POSTS.match(e["path"])))
-    ]
-
-
-def _creates(sandbox, platform: str, since: int) -> list[dict[str, Any]]:
-    method, path = CREATE_CALLS[platform]
-    return [
-        e
-        for e in sandbox.journal(platform=platform, method=method, path=path)
-        if e["seq"] > since and isinstance(e["status"], int) and e["status"] < 300
     ]
 
 
@@ -116,19 +71,6 @@ def _drift(sandbox, platform: str, remote_id: str, action: str, state: str | Non
         timeout=10,
     )
     assert response.status_code == 200, response.text
-
-
-def _secrets(sandbox) -> list[str]:
-    values = []
-    for conn in sandbox.connections().values():
-        values.append(conn.get("password"))
-        for name, value in (conn.get("extra") or {}).items():
-            if any(word in name for word in ("secret", "token", "key")) and isinstance(value, str):
-                values.append(value)
-    with sandbox.state.lock:
-        for tokens in sandbox.state._tokens.values():
-            values.extend(tokens)
-    return [v for v in values if v and len(v) >= 6]
 
 
 def test_clean_check_is_read_only_and_finds_nothing(check_env, capsys, caplog) -> None:
@@ -152,8 +94,7 @@ def test_clean_check_is_read_only_and_finds_nothing(check_env, capsys, caplog) -
     captured = capsys.readouterr()
     everything = "\n".join([caplog.text, captured.out, captured.err, json.dumps(report)])
     assert "creative_check" in everything  # the table was printed
-    for secret in _secrets(sandbox):
-        assert secret not in everything
+    assert_no_secrets(sandbox, everything)
 
 
 def test_drift_reported_then_repaired_through_creative_sync(check_env) -> None:
@@ -249,12 +190,7 @@ def test_content_differs_and_unknown_marked_asset(check_env) -> None:
 
 def test_s3_source_content_drift_and_an_unusable_connection(fresh_env) -> None:
     sandbox, source = fresh_env
-    s3 = sandbox.state.s3
-    bucket = s3.ensure_bucket("staging")
-    for path in source.rglob("*"):
-        if path.is_file() and path.suffix in (".png", ".jpg", ".gif"):
-            s3.client.upload_file(str(path), bucket, f"campaign/{path.relative_to(source).as_posix()}")
-    s3_source = f"s3://creative_sandbox_s3@{bucket}/campaign"
+    s3_source = sample_source_in_s3(sandbox, source)
     run, _ = _run("creative_sync", {"source": s3_source, "platforms": ["delta_projects"]})
     assert run.state == "success"
     delta = _ready_records("delta_projects")[0]

@@ -20,77 +20,24 @@ from airflow_creative_provider.creative import Creative
 from airflow_creative_provider.hooks import hook_class
 from airflow_creative_provider.sandbox.state import ProcessingSpeed
 from airflow_creative_provider.sync.source import list_source
-from tests.support.dags import load_dag
-
-REPO = Path(__file__).resolve().parents[2]
-SAMPLES = REPO / "examples" / "creatives"
-
-#: the call that creates an asset, per platform (path regex on the sandbox journal).
-CREATE_CALLS = {
-    "topsort": ("POST", r"^/public/v1/assets/asset$"),
-    "amazon_ads": ("POST", r"^/assets/register$"),
-    "mediamath": ("POST", r"^/component_creatives/v1\.0/creatives$"),
-    "mediapocket": ("POST", r"^/api/v2/projects/[^/]+/assets$"),
-    "delta_projects": ("POST", r"^/api/v1/media_agency/[^/]+/client/[^/]+/file$"),
-}
+from tests.support.dags import CREATE_CALLS as CREATE_CALLS
+from tests.support.dags import SAMPLES as SAMPLES
+from tests.support.dags import assert_no_secrets, run_dag, sample_source, sample_source_in_s3
+from tests.support.dags import creates as _creates
+from tests.support.dags import last_seq as _last_seq
+from tests.support.dags import ledger_rows as _rows
+from tests.support.dags import sends as _sends
 
 
 @pytest.fixture
 def sync_env(airflow_db, creative_sandbox_env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """A fresh source folder (the sample creatives), a fresh ledger, a reset sandbox."""
-    source = tmp_path / "creatives"
-    shutil.copytree(SAMPLES, source)
-    ledger = tmp_path / "ledger.db"
-    monkeypatch.setenv("AIRFLOW_CONN_CREATIVE_LEDGER", json.dumps({"conn_type": "sqlite", "host": str(ledger)}))
-    monkeypatch.setenv("CREATIVE_SYNC_POLL_SECONDS", "0.5")
-    state = creative_sandbox_env.state
-    state.default_speed = ProcessingSpeed(polls=1, seconds=None)
-    return creative_sandbox_env, source
-
-
-def _dag():
-    return load_dag("creative_sync")
+    return creative_sandbox_env, sample_source(creative_sandbox_env, tmp_path, monkeypatch)
 
 
 def _run(conf: dict[str, Any]) -> tuple[Any, dict[str, Any] | None]:
-    """Run the DAG once; return the DagRun and its report (XCom ``report`` of the report task)."""
-    from airflow.models.xcom import XComModel
-    from airflow.utils.session import create_session
-
-    run = _dag().test(run_conf=conf)
-    with create_session() as session:
-        row = (
-            session.query(XComModel)
-            .filter_by(dag_id="creative_sync", run_id=run.run_id, task_id="report", key="report")
-            .one_or_none()
-        )
-        report = XComModel.deserialize_value(row) if row is not None else None
-        task_states = {
-            ti.task_id + (f"[{ti.map_index}]" if ti.map_index >= 0 else ""): ti.state
-            for ti in run.get_task_instances(session=session)
-        }
-    run.task_states = task_states
-    return run, report
-
-
-def _creates(sandbox, platform: str, since: int = 0) -> list[dict[str, Any]]:
-    """Create calls the platform processed (answered 2xx, or processed and then dropped)."""
-    method, path = CREATE_CALLS[platform]
-    return [
-        e
-        for e in sandbox.journal(platform=platform, method=method, path=path)
-        if e["seq"] > since and (e["status"] == "dropped_after" or (isinstance(e["status"], int) and e["status"] < 300))
-    ]
-
-
-def _sends(sandbox, since: int) -> list[dict[str, Any]]:
-    """Every create or upload call after journal entry ``since``."""
-    return [e for e in sandbox.journal() if e["seq"] > since and e["method"] in ("POST", "PUT")]
-
-
-def _last_seq(sandbox) -> int:
-    entries = sandbox.journal()
-    return entries[-1]["seq"] if entries else 0
+    """Run ``creative_sync`` once; return the DagRun and its report."""
+    return run_dag("creative_sync", conf)
 
 
 def _expected(source: Path, platforms: list[str]) -> dict[tuple[str, str], str | None]:
@@ -104,30 +51,8 @@ def _expected(source: Path, platforms: list[str]) -> dict[tuple[str, str], str |
     return expected
 
 
-def _rows(*runs: Any) -> dict[tuple[str, str], dict[str, Any]]:
-    """The rows the runs stored in the ledger (the later run's row wins): what changed, was refused or aliased."""
-    from airflow_creative_provider.sync.ledger import Ledger
-    from airflow_creative_provider.sync.report import report_rows
-
-    ledger = Ledger()
-    return {(r.key, r.platform): r.to_dict() for run in runs for r in report_rows(run.run_id, ledger=ledger)}
-
-
 def _states(report: dict[str, Any]) -> set[str]:
     return {state for counts in report["counts"].values() for state, n in counts.items() if n}
-
-
-def _secrets(sandbox) -> list[str]:
-    values = []
-    for conn in sandbox.connections().values():
-        values.append(conn.get("password"))
-        for name, value in (conn.get("extra") or {}).items():
-            if any(word in name for word in ("secret", "token", "key")) and isinstance(value, str):
-                values.append(value)
-    with sandbox.state.lock:
-        for tokens in sandbox.state._tokens.values():
-            values.extend(tokens)
-    return [v for v in values if v and len(v) >= 6]
 
 
 def test_cold_sync_rerun_change_and_duplicate(sync_env, capsys, caplog) -> None:
@@ -159,9 +84,7 @@ def test_cold_sync_rerun_change_and_duplicate(sync_env, capsys, caplog) -> None:
 
     # Nothing leaked: logs, stdout, the report (what XCom holds).
     captured = capsys.readouterr()
-    everything = "\n".join([caplog.text, captured.out, captured.err, json.dumps(report)])
-    for secret in _secrets(sandbox):
-        assert secret not in everything
+    assert_no_secrets(sandbox, caplog.text, captured.out, captured.err, json.dumps(report))
 
     # A rerun sends nothing and polls nothing, and reuses the plan the first run's report made ahead.
     first_run_id = run.run_id
@@ -260,12 +183,7 @@ def test_dry_run_and_subset_of_platforms(sync_env) -> None:
 
 def test_s3_source(sync_env) -> None:
     sandbox, source = sync_env
-    s3 = sandbox.state.s3
-    bucket = s3.ensure_bucket("staging")
-    for path in source.rglob("*"):
-        if path.is_file() and path.suffix in (".png", ".jpg", ".gif"):
-            s3.client.upload_file(str(path), bucket, f"campaign/{path.relative_to(source).as_posix()}")
-    run, report = _run({"source": f"s3://creative_sandbox_s3@{bucket}/campaign", "platforms": ["delta_projects"]})
+    run, report = _run({"source": sample_source_in_s3(sandbox, source), "platforms": ["delta_projects"]})
     assert run.state == "success", run.task_states
     ready = {key for (key, _), r in _rows(run).items() if r["state"] == "ready"}
     assert "banners/summer_sale_1200x628.jpg" in ready and "logos/app_icon_100x100.png" in ready

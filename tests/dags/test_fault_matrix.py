@@ -23,7 +23,7 @@ from airflow_creative_provider.hooks import hook_class
 from airflow_creative_provider.sandbox import mediapocket as mp_sandbox
 from airflow_creative_provider.sandbox.state import FAULT_KINDS
 from airflow_creative_provider.sync.ledger import Ledger
-from tests.dags.test_creative_sync import CREATE_CALLS, _creates, _last_seq, _run, _sends
+from tests.support.dags import CREATE_CALLS, creates, last_seq, run_dag, sends, sync_settings
 from tests.support.images import png
 
 #: a colour per fault kind: each run brings one new content.
@@ -32,13 +32,9 @@ COLOURS = ("red", "green", "blue", "orange", "purple", "teal", "olive", "navy")
 
 @pytest.fixture
 def matrix_env(airflow_db, creative_sandbox_env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    import json
-
     from airflow_creative_provider.sandbox.state import ProcessingSpeed
 
-    ledger = tmp_path / "ledger.db"
-    monkeypatch.setenv("AIRFLOW_CONN_CREATIVE_LEDGER", json.dumps({"conn_type": "sqlite", "host": str(ledger)}))
-    monkeypatch.setenv("CREATIVE_SYNC_POLL_SECONDS", "0.2")
+    sync_settings(tmp_path, monkeypatch, poll_seconds=0.2)
     # A stuck MediaPocket fetch (expire_url) must not hold the run: its waits end by then.
     monkeypatch.setenv("CREATIVE_SYNC_WAIT_SECONDS", "15")
     creative_sandbox_env.state.default_speed = ProcessingSpeed(polls=1, seconds=None)
@@ -86,7 +82,7 @@ def _copies(sandbox: Any, platform: str, contents: int) -> int:
     create calls the platform processed beyond one per content."""
     if platform == "topsort":
         return sum(len(ids) - 1 for ids in _topsort_contents(sandbox).values())
-    return max(0, len(_creates(sandbox, platform)) - contents)
+    return max(0, len(creates(sandbox, platform)) - contents)
 
 
 def test_every_fault_kind_on_every_platform_then_a_clean_rerun_loses_nothing_and_duplicates_nothing(
@@ -102,7 +98,7 @@ def test_every_fault_kind_on_every_platform_then_a_clean_rerun_loses_nothing_and
         sandbox.state.faults.clear()
         for platform in platforms:
             _inject(sandbox.state.faults, kind, platform)
-        run, _ = _run(conf)
+        run, _ = run_dag("creative_sync", conf)
         runs.append((kind, run.state))
         for platform in platforms:  # never a second asset, whatever the fault
             assert _copies(sandbox, platform, len(list(source.iterdir()))) == 0, (kind, platform)
@@ -110,13 +106,13 @@ def test_every_fault_kind_on_every_platform_then_a_clean_rerun_loses_nothing_and
 
     _age_stuck_mediapocket_assets(sandbox, 2 * 3600)
     for _ in range(3):  # clean reruns: failed sends are resumed, a failed MediaPocket fetch is sent again
-        run, report = _run(conf)
+        run, report = run_dag("creative_sync", conf)
         if run.state == "success":
             break
     assert run.state == "success", (runs, report and report.get("failures"))
-    before = _last_seq(sandbox)
-    run, _ = _run(conf)
-    assert run.state == "success" and _sends(sandbox, before) == []  # the last rerun has nothing to send
+    before = last_seq(sandbox)
+    run, _ = run_dag("creative_sync", conf)
+    assert run.state == "success" and sends(sandbox, before) == []  # the last rerun has nothing to send
 
     ledger = Ledger()
     files = sorted(source.iterdir())
@@ -137,4 +133,4 @@ def test_every_fault_kind_on_every_platform_then_a_clean_rerun_loses_nothing_and
         if platform == "topsort":
             assert set(_topsort_contents(sandbox)) == set(contents.values())
         else:
-            assert len(_creates(sandbox, platform)) == len(contents), (platform, runs)
+            assert len(creates(sandbox, platform)) == len(contents), (platform, runs)

@@ -14,7 +14,6 @@ run sends the new content.
 from __future__ import annotations
 
 import hashlib
-import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -25,9 +24,8 @@ from airflow_creative_provider import PLATFORMS
 from airflow_creative_provider.creative import Creative
 from airflow_creative_provider.hooks import hook_class
 from airflow_creative_provider.sandbox.state import ProcessingSpeed
+from tests.support.dags import SAMPLES, ledger_rows, run_dag, sync_settings
 
-REPO = Path(__file__).resolve().parents[2]
-SAMPLES = REPO / "examples" / "creatives"
 #: an image every platform takes, a video the video platforms take (Delta Projects refuses it).
 FILES = ("logos/sunline_logo_600x600.png", "video/product_teaser_640x360.mp4")
 SOURCE_BUCKET = "matrix-source"
@@ -41,10 +39,7 @@ def matrix_env(airflow_db, creative_sandbox_env, tmp_path: Path, monkeypatch: py
     for key in FILES:
         (source / key).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(SAMPLES / key, source / key)
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_CREATIVE_LEDGER", json.dumps({"conn_type": "sqlite", "host": str(tmp_path / "ledger.db")})
-    )
-    monkeypatch.setenv("CREATIVE_SYNC_POLL_SECONDS", "0.5")
+    sync_settings(tmp_path, monkeypatch)
     # ``s3://bucket/prefix`` names no connection: the default AWS credential chain reads it.
     s3_conn = creative_sandbox_env.connections()["creative_sandbox_s3"]
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", s3_conn["login"])
@@ -88,17 +83,15 @@ def _accepted(folder: Path) -> dict[str, dict[str, str]]:
 
 @pytest.mark.parametrize("kind", SOURCE_KINDS)
 def test_every_platform_receives_the_files_bytes_from_every_source_kind(matrix_env, kind: str) -> None:
-    from tests.dags.test_creative_sync import _rows, _run
-
     sandbox, folder, bucket = matrix_env
     accepted = _accepted(folder)
     assert all(FILES[0] in accepted[p] for p in PLATFORMS), "the image fits every platform"
     assert {p for p in PLATFORMS if FILES[1] in accepted[p]} == {"topsort", "amazon_ads", "mediamath", "mediapocket"}
 
-    run, _ = _run({"source": _source_uri(kind, folder, bucket)})
+    run, _ = run_dag("creative_sync", {"source": _source_uri(kind, folder, bucket)})
 
     assert run.state == "success", run.task_states
-    rows = _rows(run)
+    rows = ledger_rows(run)
     all_files = {c for by_key in accepted.values() for c in by_key.values()}
     for platform in PLATFORMS:
         received = _received(sandbox, platform)

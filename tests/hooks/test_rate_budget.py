@@ -7,8 +7,12 @@ so the checks hold whatever the machine's load; elapsed times are only ever lowe
 from __future__ import annotations
 
 import multiprocessing
+import sqlite3
 import time
 from typing import Any
+
+import pytest
+from sqlalchemy.exc import OperationalError
 
 from airflow_creative_provider.hooks import base
 from airflow_creative_provider.hooks.base import RateLimiter
@@ -112,3 +116,69 @@ def test_database_down_falls_back_to_this_process(tmp_path: Any) -> None:
     first, _ = limiter._reserve()
     second, pauses = limiter._reserve()
     assert pauses == -1 and second - first >= 0.1
+
+
+def _count_engine_builds(monkeypatch: Any) -> list[str]:
+    """Record each attempt to reach the budget's database (an unreachable one is never cached)."""
+    built: list[str] = []
+    real = ledger_module._engine_for
+
+    def counting(url: str) -> Any:
+        built.append(url)
+        return real(url)
+
+    monkeypatch.setattr(ledger_module, "_engine_for", counting)
+    return built
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "sqlite:///{tmp}/missing-dir/ledger.db",  # SQLite: unable to open the database file
+        "postgresql+psycopg://nobody@127.0.0.1:1/ledger",  # PostgreSQL: connection refused
+    ],
+    ids=["sqlite-missing", "postgresql-refused"],
+)
+def test_an_outage_paces_this_process_alone_at_once(url: str, tmp_path: Any, monkeypatch: Any) -> None:
+    built = _count_engine_builds(monkeypatch)
+    limiter = RateLimiter(10, 1.0, url=url.format(tmp=tmp_path))
+    _, pauses = limiter._reserve()
+    assert pauses == -1  # this process's own pacing
+    assert len(built) == 1  # not retried: an outage is no lock that clears in a moment
+
+
+class _LockedFirst:
+    """The budget's SQLite engine, answering "database is locked" to its first ``times`` transactions."""
+
+    def __init__(self, engine: Any, times: int) -> None:
+        self.engine = engine
+        self.left = times
+        self.refused = 0
+
+    def begin(self) -> Any:
+        if self.left:
+            self.left -= 1
+            self.refused += 1
+            raise OperationalError("UPDATE creative_rate_budgets", {}, sqlite3.OperationalError("database is locked"))
+        return self.engine.begin()
+
+
+def test_a_locked_sqlite_database_is_tried_again(tmp_path: Any) -> None:
+    url = f"sqlite:///{tmp_path}/ledger.db"
+    limiter = RateLimiter(10, 1.0, budget=BUDGET, url=url)
+    locked = _LockedFirst(ledger_module._engine_for(url), times=2)
+    limiter._engine = locked
+    _, pauses = limiter._reserve()
+    assert locked.refused == 2 and pauses == 0  # the shared budget's slot, not this process's own
+    other = RateLimiter(10, 1.0, budget=BUDGET, url=url)
+    _, other_pauses = other._reserve()
+    assert other_pauses == 0  # the row the retried call created is the shared one
+
+
+def test_a_database_locked_for_good_falls_back(tmp_path: Any) -> None:
+    url = f"sqlite:///{tmp_path}/ledger.db"
+    limiter = RateLimiter(10, 1.0, url=url)
+    locked = _LockedFirst(ledger_module._engine_for(url), times=1000)
+    limiter._engine = locked
+    _, pauses = limiter._reserve()
+    assert pauses == -1 and locked.refused == base._BUDGET_ATTEMPTS

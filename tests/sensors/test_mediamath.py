@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
-from airflow.sdk.exceptions import TaskDeferred
+from airflow.sdk import timezone
+from airflow.sdk.exceptions import AirflowRescheduleException, TaskDeferred
 
 from airflow_creative_provider.exceptions import PlatformError, PlatformRejected
 from airflow_creative_provider.hooks.mediamath import MediaMathHook
 from airflow_creative_provider.sandbox.state import Outcome, ProcessingSpeed
 from airflow_creative_provider.sensors.mediamath import MediaMathApprovalSensor
 from airflow_creative_provider.triggers.mediamath import MediaMathApprovalTrigger
+from tests.support.airflow import RecordingTI
 
 
 @pytest.fixture
@@ -99,3 +103,27 @@ def test_not_submitted_ends_the_wait_with_a_clear_state(mm, monkeypatch):
     result = sensor.execute({})
     assert result[creative]["state"] == "not_submitted" and result[creative]["raw_state"] == "N/A"
     assert result[creative]["reason"].startswith("not submitted for approval")
+
+
+def test_not_submitted_counts_from_the_first_poke_across_reschedules(mm):
+    """Each reschedule is a new task process (a new sensor, a new hook): the N/A clock runs from
+    the first poke, which Airflow keeps as the first reschedule date. Time moves by that date."""
+    mm.state.outcomes.append(Outcome("mediamath", "draft-*", "not_submitted"))
+    creative = make("draft-rescheduled")
+    after = MediaMathHook().not_submitted_after
+
+    def poke(first_poke_ago: float | None) -> dict:
+        first = None if first_poke_ago is None else timezone.utcnow() - timedelta(seconds=first_poke_ago)
+        sensor = MediaMathApprovalSensor(
+            task_id="s", atomic_creative_ids=creative, mode="reschedule", poke_interval=60, timeout=3600
+        )
+        return sensor.execute({"ti": RecordingTI(first_reschedule_date=first)})
+
+    with pytest.raises(AirflowRescheduleException):
+        poke(None)  # the first poke: N/A, the wait begins
+    with pytest.raises(AirflowRescheduleException):
+        poke(after - 60)  # a later poke, still inside not_submitted_after
+    result = poke(after + 1)  # a poke past it: the wait ends, not a timeout
+    assert result[creative]["state"] == "not_submitted" and result[creative]["raw_state"] == "N/A"
+    assert f"stayed N/A for {after + 1:.0f} s" in result[creative]["reason"]
+    assert len(mm.journal(platform="mediamath", path="/approvals")) == 3

@@ -34,18 +34,8 @@ from airflow_creative_provider.sync.report import (
     raise_for_report,
     report_rows,
 )
-from tests.support.fakes import HOOKS, FakeHook, FakeNoArchiveHook, Killed, creates, registry, reset
+from tests.support.fakes import HOOKS, FakeHook, FakeNoArchiveHook, Killed, creates, registry
 from tests.support.images import png
-
-
-@pytest.fixture
-def fake() -> type[FakeHook]:
-    return reset()
-
-
-@pytest.fixture
-def ledger(tmp_path: Path) -> Ledger:
-    return Ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ held by an earlier run Airflow marked failed.
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -20,20 +19,11 @@ from airflow_creative_provider.sync.executor import submit_batch
 from airflow_creative_provider.sync.ledger import READY, SENDING, Ledger
 from airflow_creative_provider.sync.planner import plan_run
 from airflow_creative_provider.sync.report import report_rows
-from tests.support.fakes import FakeHook, creates, registry, reset
+from tests.support.dags import sync_settings
+from tests.support.fakes import FakeHook, creates, registry
 from tests.support.images import png
 
 ACCOUNT = "acct-topsort_default"
-
-
-@pytest.fixture
-def fake() -> type[FakeHook]:
-    return reset()
-
-
-@pytest.fixture
-def ledger(tmp_path: Path) -> Ledger:
-    return Ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
 
 
 @pytest.fixture
@@ -94,9 +84,7 @@ def test_a_holder_airflow_cannot_vouch_for_waits_for_the_heartbeat_timeout_and_s
 # ---------------------------------------------------------------- through Airflow
 @pytest.fixture
 def sync_env(airflow_db, creative_sandbox_env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    ledger = tmp_path / "ledger.db"
-    monkeypatch.setenv("AIRFLOW_CONN_CREATIVE_LEDGER", json.dumps({"conn_type": "sqlite", "host": str(ledger)}))
-    monkeypatch.setenv("CREATIVE_SYNC_POLL_SECONDS", "0.5")
+    sync_settings(tmp_path, monkeypatch)
     return creative_sandbox_env
 
 

@@ -11,7 +11,6 @@ The sandbox drives everything: its fault (``expire_url``) and clock controls, ne
 
 from __future__ import annotations
 
-import json
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -31,6 +30,7 @@ from airflow_creative_provider.sync.executor import (
 from airflow_creative_provider.sync.ledger import Ledger
 from airflow_creative_provider.sync.planner import plan_run
 from airflow_creative_provider.sync.report import report_rows
+from tests.support.dags import sync_settings
 from tests.support.fakes import FakeHook, reset
 from tests.support.images import png
 
@@ -118,9 +118,7 @@ def test_a_runs_waits_end_by_a_deadline_that_fits_an_hourly_schedule() -> None:
 def mp_env(airflow_db, creative_sandbox_env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     from airflow_creative_provider.sandbox.state import ProcessingSpeed
 
-    ledger = tmp_path / "ledger.db"
-    monkeypatch.setenv("AIRFLOW_CONN_CREATIVE_LEDGER", json.dumps({"conn_type": "sqlite", "host": str(ledger)}))
-    monkeypatch.setenv("CREATIVE_SYNC_POLL_SECONDS", "0.2")
+    sync_settings(tmp_path, monkeypatch, poll_seconds=0.2)
     creative_sandbox_env.state.default_speed = ProcessingSpeed(polls=1, seconds=None)
     return creative_sandbox_env
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -80,3 +81,18 @@ async def test_run_ends_on_not_submitted_instead_of_the_timeout(mm, monkeypatch)
     assert event.payload["status"] == "done"
     assert event.payload["assets"][draft]["state"] == "not_submitted"
     assert "not submitted for approval" in event.payload["assets"][draft]["reason"]
+
+
+async def test_not_submitted_counts_from_the_wait_start_not_the_triggers_first_poll(mm):
+    """The worker saw N/A before deferring; the trigger (a new hook, maybe after a triggerer restart)
+    keeps counting from the wait's ``started_at``."""
+    mm.state.speeds["mediamath"] = ProcessingSpeed(polls=1, seconds=None)  # N/A at the trigger's first poll
+    mm.state.outcomes.append(Outcome("mediamath", "draft*", "not_submitted"))
+    creative = str(MediaMathHook().create_creative("draft")["atomic_creative_id"])
+    after = MediaMathHook().not_submitted_after
+    trigger = MediaMathApprovalTrigger(
+        conn_id=None, remote_ids=[creative], poll_interval=60, timeout=after + 1, started_at=time.time() - after - 1
+    )
+    event = await anext(trigger.run())
+    assert event.payload["status"] == "done"  # not "timeout": the N/A wait ended first
+    assert event.payload["assets"][creative]["state"] == "not_submitted"
