@@ -15,8 +15,9 @@ from typing import Any
 import requests
 
 from airflow_creative_provider.sync.ledger import Ledger, drift_table
-from tests.dags.test_creative_check import SAMPLES, _creates, _last_seq, _ready_records, _run, _writes
+from tests.dags.test_creative_check import _creates, _last_seq, _ready_records, _run, _writes
 from tests.dags.test_creative_check import fresh_env as fresh_env  # the fixture
+from tests.support.dags import SAMPLES
 
 BANNER = "banners/summer_sale_1200x628.jpg"
 LOGO = "logos/sunline_logo_600x600.png"
