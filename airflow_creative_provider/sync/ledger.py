@@ -57,6 +57,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    bindparam,
     create_engine,
     delete,
     event,
@@ -461,24 +462,29 @@ class Ledger:
 
     # ------------------------------------------------------------------ plan reuse
     def marks(self, source: str, targets: Iterable[tuple[str, str]]) -> list[Any]:
-        """Row counts and latest ``updated_at`` of what a plan reads: the source's file index and
-        each (platform, account)'s asset records. Every write moves one of them."""
-        wanted = set(targets)
-        with self.begin() as conn:
-            files = conn.execute(
-                select(func.count(), func.max(files_table.c.updated_at)).where(files_table.c.source == source)
-            ).one()
-            assets = conn.execute(
-                select(
-                    assets_table.c.platform,
-                    assets_table.c.account,
-                    func.count(),
-                    func.max(assets_table.c.updated_at),
-                )
-                .where(tuple_(assets_table.c.platform, assets_table.c.account).in_(sorted(wanted)))
-                .group_by(assets_table.c.platform, assets_table.c.account)
-            ).all()
-        return [list(files), sorted(list(row) for row in assets)]
+        """What moves when anything a plan reads changes: the source's file index (row count,
+        latest ``updated_at``: rows are also deleted) and each (platform, account)'s latest
+        asset ``updated_at`` (asset records are never deleted, and every insert or update
+        stamps ``updated_at`` with the time of the write).
+
+        Each latest ``updated_at`` is one index lookup (``max`` over an index ending in it); no
+        asset row is counted: counting 450,000 of them cost a no-op rerun a third of a listing.
+        """
+        wanted = sorted(set(targets))
+        a = assets_table
+        latest = [
+            select(func.max(a.c.updated_at)).where(a.c.platform == p, a.c.account == acc).scalar_subquery()
+            for p, acc in wanted
+        ]
+        of_source = files_table.c.source == source
+        count = select(func.count()).select_from(files_table).where(of_source).scalar_subquery()
+        newest = select(func.max(files_table.c.updated_at)).where(of_source).scalar_subquery()
+        with self.begin() as conn:  # one round trip; apart, count and max each take their cheapest path
+            files_count, files_newest, *assets = conn.execute(select(count, newest, *latest)).one()
+        return [
+            [files_count, files_newest],
+            [[p, acc, at] for (p, acc), at in zip(wanted, assets, strict=True) if at is not None],
+        ]
 
     def saved_plan(self, fingerprint: str) -> dict[str, Any] | None:
         """The summary (not the rows) of the saved plan with this fingerprint, if any."""
@@ -984,14 +990,44 @@ class Ledger:
         replacing what was stored for them; other files and platforms keep theirs.
 
         :param refusals: ``{"file_key", "platform", "account", "sha256", "rule", "reason"}`` each.
+
+        Only what changed is written: a refusal that stays as it was keeps its row (and the run
+        that first decided it), so a plan of 100,000 files that refuses the same files as the
+        last one reads the refusals once and writes nothing.
         """
         now = time.time()
         t = refusals_table
-        rows = [{**dict(r), "source": source, "run_id": run_id, "updated_at": now} for r in refusals]
-        accounts = tuple_(t.c.platform, t.c.account).in_(list(set(targets)))
+        wanted = set(targets)
+        if not wanted:
+            return
+        facts = ("sha256", "rule", "reason")
+        new = {(r["file_key"], r["platform"], r["account"]): tuple(r.get(n) for n in facts) for r in refusals}
+        listed = set(keys)
+        accounts = tuple_(t.c.platform, t.c.account).in_(sorted(wanted))
         with self.begin() as conn:
-            for chunk in _chunks(sorted(set(keys)), 500):
-                conn.execute(delete(t).where(t.c.source == source, t.c.file_key.in_(chunk), accounts))
+            stored = conn.execute(
+                select(t.c.file_key, t.c.platform, t.c.account, t.c.sha256, t.c.rule, t.c.reason).where(
+                    t.c.source == source, accounts
+                )
+            ).all()
+            old = {(k, p, a): (sha, rule, reason) for k, p, a, sha, rule, reason in stored if k in listed}
+            stale = [{"k": k, "p": p, "a": a} for (k, p, a), values in old.items() if new.get((k, p, a)) != values]
+            rows = [
+                {"file_key": k, "platform": p, "account": a, **dict(zip(facts, values, strict=True))}
+                | {"source": source, "run_id": run_id, "updated_at": now}
+                for (k, p, a), values in new.items()
+                if old.get((k, p, a)) != values
+            ]
+            if stale:
+                conn.execute(
+                    delete(t).where(
+                        t.c.source == source,
+                        t.c.file_key == bindparam("k"),
+                        t.c.platform == bindparam("p"),
+                        t.c.account == bindparam("a"),
+                    ),
+                    stale,
+                )
             for chunk in _chunks(rows, 5000):
                 conn.execute(insert(t), chunk)
 

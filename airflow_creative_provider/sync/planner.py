@@ -30,7 +30,15 @@ from airflow_creative_provider.sync.ledger import AssetRecord, Ledger
 from airflow_creative_provider.sync.params import SyncParams
 from airflow_creative_provider.sync.payloads import BatchRef, HookRegistry, PlanSummary, PlatformInfo, default_hooks
 from airflow_creative_provider.sync.rules import Verdict, check
-from airflow_creative_provider.sync.source import Scan, index_entries, list_source, matches_include, scan_source
+from airflow_creative_provider.sync.source import (
+    IndexEntry,
+    Scan,
+    _include_matcher,
+    index_entries,
+    list_source,
+    matches_include,
+    scan_source,
+)
 from airflow_creative_provider.sync.states import Action, Change
 
 log = logging.getLogger(__name__)
@@ -167,7 +175,11 @@ def _decide(prepared: _Prepared, ledger: Ledger, *, run_id: str | None) -> _Fres
     listing = list_source(params.source, index=previous, checksum=params.checksum, scan=scan)
     # only a file this listing could have seen is gone when absent: a narrow include or a
     # recent file leaves the rest of the index as it was
-    in_scope = {k: e for k, e in previous.items() if k not in scan.recent and matches_include(k, params.include)}
+    included = _include_matcher(params.include)  # None: every key (no per-key glob over 100,000 keys)
+    if included is None and not scan.recent:
+        in_scope: Mapping[str, IndexEntry] = previous
+    else:
+        in_scope = {k: e for k, e in previous.items() if k not in scan.recent and matches_include(k, params.include)}
     ledger.update_file_index(
         params.source,
         index_entries(listing, only_read=True),
@@ -175,7 +187,7 @@ def _decide(prepared: _Prepared, ledger: Ledger, *, run_id: str | None) -> _Fres
         previous=in_scope,
         present=(c.key for c in listing.files),
     )
-    del previous  # the listing holds what it needs of the index
+    del previous, in_scope  # the listing holds what it needs of the index
     log.info(
         "Listed %s: %d files (%d read, %d from the index), skipped %s, %d errors",
         params.source,
@@ -203,7 +215,9 @@ def _decide(prepared: _Prepared, ledger: Ledger, *, run_id: str | None) -> _Fres
         listing_ok=listing.ok,
         archive_removed=params.archive_removed,
         max_archive=params.max_archive,
-        in_scope=lambda key: key not in scan.recent and matches_include(key, params.include),
+        in_scope=None
+        if included is None and not scan.recent
+        else lambda key: key not in scan.recent and matches_include(key, params.include),
         unchanged_rows=False,
     )
     _record_refusals(ledger, params.source, listing.files, plan, prepared.targets, run_id=run_id)
