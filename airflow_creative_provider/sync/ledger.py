@@ -42,7 +42,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 from sqlalchemy import (
@@ -327,6 +327,28 @@ class AssetRecord:
 _RECORD_FIELDS = tuple(AssetRecord.__dataclass_fields__)
 
 
+class PlanRecord(NamedTuple):
+    """What a plan reads of one asset record (``Ledger.plan_records``): 10 of its 19 fields, as a tuple.
+
+    A field not here is not read: accessing one raises ``AttributeError`` (add it here and it is
+    read), never a silent None.
+    """
+
+    sha256: str
+    state: str
+    remote_id: str | None
+    version: str | None
+    reason: str | None
+    attempts: int
+    source: str | None
+    file_key: str | None
+    size: int | None
+    updated_at: float
+
+
+PLAN_FIELDS = PlanRecord._fields
+
+
 def default_url() -> str:
     """The ledger's SQLAlchemy URL: connection ``creative_ledger`` if defined, else SQLite in AIRFLOW_HOME."""
     uri = _connection_uri(LEDGER_CONN_ID)
@@ -412,10 +434,15 @@ class Ledger:
             query = select(f.c.file_key, f.c.size, f.c.mtime, f.c.sha256, facts).where(f.c.source == source)
             rows = conn.execute(query)
             decode = msgspec.json.decode
-            return {
-                key: IndexEntry(size, mtime, sha256, (decode(raw) if isinstance(raw, (str, bytes)) else raw) or {})
-                for key, size, mtime, sha256, raw in rows
-            }
+            # built without the frozen dataclass's per-field __init__ (100,000 entries per plan)
+            new, fields = object.__new__, ("size", "mtime", "sha256", "facts")
+            index: dict[str, IndexEntry] = {}
+            for key, size, mtime, sha256, raw in rows:
+                entry = new(IndexEntry)
+                known = (decode(raw) if isinstance(raw, (str, bytes)) else raw) or {}
+                entry.__dict__.update(zip(fields, (size, mtime, sha256, known), strict=True))
+                index[key] = entry
+            return index
 
     def update_file_index(
         self,
@@ -526,6 +553,21 @@ class Ledger:
             record.__dict__.update(zip(_RECORD_FIELDS, row, strict=True))
             records.append(record)
         return records
+
+    def plan_records(self, platform: str, account: str) -> list[PlanRecord]:
+        """Every record of one platform account, with the fields a plan reads (``PlanRecord``).
+
+        The plan's largest read (450,000 rows at 100,000 files x 5 platforms): 10 of the 19
+        columns, each row made a ``PlanRecord`` in C, about a third of ``records``' cost.
+        """
+        columns = [assets_table.c[name] for name in PLAN_FIELDS]
+        with self.begin() as conn:
+            result = conn.execute(
+                select(*columns).where(assets_table.c.platform == platform, assets_table.c.account == account)
+            )
+            rows = result.cursor.fetchall() if result.cursor is not None else result.all()
+        new = tuple.__new__
+        return [new(PlanRecord, row) for row in rows]
 
     def get(self, sha256: str, platform: str, account: str) -> AssetRecord | None:
         with self.begin() as conn:
@@ -707,6 +749,60 @@ class Ledger:
                     reason=reason,
                 )
             return result.rowcount > 0
+
+    def record_statuses(
+        self,
+        platform: str,
+        account: str,
+        statuses: Iterable[tuple[str, str, str | None, str | None]],
+        *,
+        run_id: str,
+    ) -> set[str]:
+        """``record_status`` for many assets of one platform account in one transaction.
+
+        :param statuses: ``(sha256, state, raw_state, reason)`` each.
+        :return: the sha256 of the records that changed (each got its history row).
+
+        A wait of 10,000 assets wrote 10,000 transactions, each also contending for the write
+        lock with the other waits; now one per wait.
+        """
+        a = assets_table
+        changed: list[dict[str, Any]] = []
+        with self.begin() as conn:
+            for sha256, state, raw_state, reason in statuses:
+                now = time.time()
+                result = conn.execute(
+                    update(a)
+                    .where(
+                        *self._key(sha256, platform, account),
+                        (a.c.state != state) | (a.c.raw_state.is_(None)) | (a.c.raw_state != (raw_state or "")),
+                    )
+                    .values(
+                        state=state,
+                        raw_state=raw_state,
+                        reason=reason if reason is not None else a.c.reason,
+                        updated_at=now,
+                        last_run_id=run_id,
+                        state_run_id=run_id,
+                    )
+                )
+                if result.rowcount > 0:
+                    changed.append(
+                        {
+                            "sha256": sha256,
+                            "platform": platform,
+                            "account": account,
+                            "at": now,
+                            "run_id": run_id,
+                            "event": "status",
+                            "state": state,
+                            "raw_state": raw_state,
+                            "reason": reason,
+                        }
+                    )
+            if changed:
+                conn.execute(insert(history_table), changed)
+        return {row["sha256"] for row in changed}
 
     # ------------------------------------------------------------------ claims
     def claim(

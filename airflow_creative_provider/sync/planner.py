@@ -26,7 +26,7 @@ from airflow_creative_provider import __version__
 from airflow_creative_provider.creative import Creative, PlatformRules
 from airflow_creative_provider.exceptions import PlatformError
 from airflow_creative_provider.sync import plan as planning
-from airflow_creative_provider.sync.ledger import AssetRecord, Ledger
+from airflow_creative_provider.sync.ledger import Ledger, PlanRecord
 from airflow_creative_provider.sync.params import SyncParams
 from airflow_creative_provider.sync.payloads import BatchRef, HookRegistry, PlanSummary, PlatformInfo, default_hooks
 from airflow_creative_provider.sync.rules import Verdict, check
@@ -224,7 +224,7 @@ def _decide(prepared: _Prepared, ledger: Ledger, *, run_id: str | None) -> _Fres
     return _Fresh(listing.summary(), plan, {c.key: c for c in listing.files})
 
 
-class _RecordsOnDemand(Mapping[str, list[AssetRecord]]):
+class _RecordsOnDemand(Mapping[str, list[PlanRecord]]):
     """Each platform's asset records, read when the plan comes to that platform and not kept:
     one platform's records in memory at a time (90,000 of them, not 450,000)."""
 
@@ -232,8 +232,8 @@ class _RecordsOnDemand(Mapping[str, list[AssetRecord]]):
         self._ledger = ledger
         self._accounts = accounts
 
-    def __getitem__(self, platform: str) -> list[AssetRecord]:
-        return self._ledger.records(platform, self._accounts[platform])
+    def __getitem__(self, platform: str) -> list[PlanRecord]:
+        return self._ledger.plan_records(platform, self._accounts[platform])
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._accounts)

@@ -457,11 +457,19 @@ def list_source(
     listing = Listing(source=source, skipped=dict(scan.skipped), errors=list(scan.errors))
     index = index or {}
     inspect = inspect or (lambda path, key: Creative.inspect(path, key, sha1=True))
+    new = object.__new__
     for entry in scan.entries:
         known = index.get(entry.key)
         if known is not None and not checksum and known.matches(entry.size, entry.mtime):
-            facts = {k: known.facts[k] for k in _FACT_FIELDS if k in known.facts}
-            listing.files.append(Creative(path=entry.path, key=entry.key, size=entry.size, mtime=entry.mtime, **facts))
+            facts = known.facts
+            if facts.keys() <= _FACT_SET:  # built without the frozen dataclass's per-field __init__
+                creative = new(Creative)
+                creative.__dict__.update(_FACT_DEFAULTS, **facts)
+                creative.__dict__.update(path=entry.path, key=entry.key, size=entry.size, mtime=entry.mtime, extra={})
+            else:  # facts of another version of this provider: only the fields Creative has
+                facts = {k: facts[k] for k in _FACT_FIELDS if k in facts}
+                creative = Creative(path=entry.path, key=entry.key, size=entry.size, mtime=entry.mtime, **facts)
+            listing.files.append(creative)
             continue
         try:
             creative = inspect(entry.path, entry.key)
@@ -478,6 +486,8 @@ def list_source(
 _FACT_FIELDS = tuple(
     f.name for f in dataclasses.fields(Creative) if f.name not in ("path", "key", "size", "mtime", "extra")
 )
+_FACT_SET = frozenset(_FACT_FIELDS)
+_FACT_DEFAULTS = {f.name: f.default for f in dataclasses.fields(Creative) if f.name in _FACT_SET}
 
 
 def creative_facts(creative: Creative) -> dict[str, Any]:
