@@ -628,8 +628,12 @@ class Ledger:
             .where(*self._key(sha256, platform, account))
             .values(attempts=assets_table.c.attempts + 1, **changes)
         )
+        # the history row goes in the transaction of the record's write: one write transaction
+        # per intent, not two (each contends for SQLite's write lock with every other upload)
         with self.begin() as conn:
             updated = conn.execute(bump).rowcount
+            if updated:
+                self._history(conn, sha256, platform, account, run_id=run_id, event="intent", state=SENDING, at=now)
         if not updated:
             try:
                 with self.begin() as conn:
@@ -638,11 +642,11 @@ class Ledger:
                             sha256=sha256, platform=platform, account=account, attempts=1, created_at=now, **changes
                         )
                     )
+                    self._history(conn, sha256, platform, account, run_id=run_id, event="intent", state=SENDING, at=now)
             except IntegrityError:
                 with self.begin() as conn:
                     conn.execute(bump)
-        with self.begin() as conn:
-            self._history(conn, sha256, platform, account, run_id=run_id, event="intent", state=SENDING, at=now)
+                    self._history(conn, sha256, platform, account, run_id=run_id, event="intent", state=SENDING, at=now)
         record = self.get(sha256, platform, account)
         assert record is not None
         return record

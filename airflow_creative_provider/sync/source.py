@@ -47,8 +47,8 @@ TEMPORARY_SUFFIXES: tuple[str, ...] = (".part", ".partial", ".crdownload", ".dow
 TEMPORARY_PREFIXES: tuple[str, ...] = ("~$", ".~lock.")
 
 
-#: keys where ``skip_reason`` must look (a name starting with "." or "~"); others are only checked for suffixes.
-_MAYBE_SKIPPED = re.compile(r"(?:^|/)[.~]").search
+#: the last characters of the temporary suffixes, in both cases: most keys need no suffix test.
+_TEMPORARY_LAST = frozenset(c for suffix in TEMPORARY_SUFFIXES for c in (suffix[-1].lower(), suffix[-1].upper()))
 
 
 class SourceError(ValueError):
@@ -409,7 +409,11 @@ def scan_source(
     for entry in entries:
         key = entry.key
         # skip_reason only where a name starts with "." or "~" or ends like a temporary file
-        reason = skip_reason(key) if _MAYBE_SKIPPED(key) or key.lower().endswith(TEMPORARY_SUFFIXES) else None
+        # (substring and last-character tests first: this runs for every file of every listing)
+        maybe = key[:1] in (".", "~") or "/." in key or "/~" in key
+        if not maybe and key[-1:] in _TEMPORARY_LAST:
+            maybe = key.lower().endswith(TEMPORARY_SUFFIXES)
+        reason = skip_reason(key) if maybe else None
         if reason is None and included is not None and not included(key):
             reason = "excluded"
         if reason is None and min_age_seconds and entry.mtime is not None and now - entry.mtime < min_age_seconds:
