@@ -42,6 +42,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any, NamedTuple
 
 import msgspec
@@ -1025,13 +1026,19 @@ class Ledger:
 
     # ------------------------------------------------------------------ run items (the plan)
     def save_run_items(self, run_id: str, items: Iterable[Mapping[str, Any]]) -> int:
-        """Store a run's plan rows (``run_items_table`` columns), replacing those of a retried plan task."""
-        rows = [{**item, "run_id": run_id} for item in items]
+        """Store a run's plan rows (``run_items_table`` columns), replacing those of a retried plan task.
+
+        ``items`` may be a generator: it is consumed 5,000 rows at a time, so a plan of 50,000
+        uploads never holds all its rows (and a copy of each) at once.
+        """
+        stored = 0
+        rows = iter(items)
         with self.begin() as conn:
             conn.execute(delete(run_items_table).where(run_items_table.c.run_id == run_id))
-            for chunk in _chunks(rows, 5000):
+            while chunk := [{**item, "run_id": run_id} for item in islice(rows, 5000)]:
                 conn.execute(insert(run_items_table), chunk)
-        return len(rows)
+                stored += len(chunk)
+        return stored
 
     def run_items(self, run_id: str, *, platform: str | None = None, batch: int | None = None) -> list[dict[str, Any]]:
         """A run's plan rows with their outcomes so far (one platform's batch, when given), in plan order.

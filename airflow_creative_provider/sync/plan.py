@@ -227,6 +227,8 @@ def build_plan(
                 row = replace(row, action=ARCHIVE, reason="removed from the source")
                 candidates.append(row)
             plan.rows.append(row)
+        # this platform's records go before the next platform's are read: one platform's in memory, not two
+        del platform_records, by_sha, by_key, gone, live_ids
     if len(candidates) > max_archive:
         why = (
             f"{len(candidates)} assets would be archived, more than max_archive={max_archive}; "

@@ -146,7 +146,7 @@ def _fingerprint(ledger: Ledger, prepared: _Prepared) -> str:
 
 @dataclass
 class _Fresh:
-    """A plan made afresh: the listing's summary, the decisions and the uploads' file facts."""
+    """A plan made afresh: the listing's summary, the decisions and the uploads' file facts (by key)."""
 
     listing: dict[str, Any]
     plan: planning.Plan
@@ -221,7 +221,9 @@ def _decide(prepared: _Prepared, ledger: Ledger, *, run_id: str | None) -> _Fres
         unchanged_rows=False,
     )
     _record_refusals(ledger, params.source, listing.files, plan, prepared.targets, run_id=run_id)
-    return _Fresh(listing.summary(), plan, {c.key: c for c in listing.files})
+    # only the files to upload are kept past the plan (their facts go in the items), not all 100,000
+    uploads = {r.key for r in plan.rows if r.action == Action.UPLOAD}
+    return _Fresh(listing.summary(), plan, {c.key: c for c in listing.files if c.key in uploads})
 
 
 class _RecordsOnDemand(Mapping[str, list[PlanRecord]]):
@@ -275,9 +277,10 @@ def batch_size_for(params: SyncParams, work: int, platforms: int) -> int:
 
 
 def _items(
-    fresh: _Fresh, params: SyncParams, infos: Mapping[str, PlatformInfo]
-) -> tuple[list[dict[str, Any]], dict[tuple[str, int], int]]:
-    """The rows to store (all but "nothing to do") with their batch; the size of each (platform, batch)."""
+    fresh: _Fresh, params: SyncParams, infos: Mapping[str, PlatformInfo], batches: dict[tuple[str, int], int]
+) -> Iterator[dict[str, Any]]:
+    """The rows to store (all but "nothing to do") with their batch, made one at a time as the
+    ledger stores them (``save_run_items``); ``batches`` gets the size of each (platform, batch)."""
     work_rows: dict[str, int] = {}
     for row in fresh.plan.rows:
         if row.is_work:
@@ -285,8 +288,6 @@ def _items(
     usable = [p for p in params.platforms if not infos[p].error]
     sizes = {p: batch_size_for(params, n, len(usable)) for p, n in work_rows.items()}
     seen: dict[str, int] = {}
-    batches: dict[tuple[str, int], int] = {}
-    items: list[dict[str, Any]] = []
     for seq, row in enumerate(r for r in fresh.plan.rows if r.action != Action.NONE):
         batch = None
         creative = None
@@ -297,7 +298,7 @@ def _items(
             batches[(row.platform, batch)] = batches.get((row.platform, batch), 0) + 1
             if row.action == Action.UPLOAD:
                 creative = _creative_json(fresh.creatives[row.key])
-        items.append(
+        yield (
             {
                 "seq": seq,
                 "platform": row.platform,
@@ -318,7 +319,6 @@ def _items(
                 "reason": row.reason,
             }
         )
-    return items, batches
 
 
 #: what an upload item keeps of its file (``Creative.to_dict`` without its deep copy: thousands per plan).
@@ -434,8 +434,7 @@ def plan_run(
         counts = fresh.plan.counts()
         unchanged = _unchanged(fresh.plan)
         archive_blocked = fresh.plan.archive_blocked
-        items, batch_sizes = _items(fresh, p, infos)
-        ledger.save_run_items(run_id, items)
+        ledger.save_run_items(run_id, _items(fresh, p, infos, batch_sizes))
         saved_as = _save_if_idle(ledger, prepared, fresh, run_id=run_id)
         plan_rows = {"plan": saved_as} if saved_as else None
         uploads = [r for r in fresh.plan.rows if r.action == Action.UPLOAD]
