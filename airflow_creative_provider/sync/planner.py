@@ -117,13 +117,21 @@ def digest(value: Any) -> str:
 
 
 def _prepare(params: SyncParams, ledger: Ledger, hooks: HookRegistry) -> _Prepared:
-    scan = scan_source(
-        params.source,
-        include=params.include,
-        min_age_seconds=params.min_age_seconds,
-        conn_id=params.source_conn_id,
-        follow_outside_links=params.follow_outside_links,
-    )
+    # the cyclic collector is paused while the scan makes 100,000 acyclic entries: its full
+    # collections would walk every object of the task process (Airflow's included) meanwhile
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        scan = scan_source(
+            params.source,
+            include=params.include,
+            min_age_seconds=params.min_age_seconds,
+            conn_id=params.source_conn_id,
+            follow_outside_links=params.follow_outside_links,
+        )
+    finally:
+        if paused:
+            gc.enable()
     targets, rules, infos = resolve_targets(params, hooks)
     inputs = None
     if not params.checksum and len(targets) == len(infos):
