@@ -721,6 +721,7 @@ def record_statuses(
     counts: dict[str, int] = {}
     rejected = pending = 0
     outcomes: list[tuple[int, dict[str, Any]]] = []
+    seen: list[tuple[str, str, str | None, str | None]] = []  # stored in one transaction below
     for seq, key, sha256, remote_id in targets.items:
         status = statuses.get(remote_id)
         state = str((status or {}).get("state") or State.PENDING)
@@ -733,15 +734,7 @@ def record_statuses(
         if warnings and not reason:
             reason = "; ".join(str(w) for w in warnings)
         if targets.account is not None:
-            ledger.record_status(
-                sha256,
-                targets.platform,
-                targets.account,
-                run_id=targets.run_id,
-                state=state,
-                raw_state=status.get("raw_state"),
-                reason=reason,
-            )
+            seen.append((sha256, state, status.get("raw_state"), reason))
         this_run = state == State.REJECTED
         # a status without a reason keeps the submit's (a file sent under another type than its name says)
         kept = {"reason": reason} if reason else {}
@@ -753,6 +746,8 @@ def record_statuses(
             log.error("%s: %s (%s): %s", targets.platform, key, remote_id, reason)
         elif state != State.READY:
             pending += 1
+    if seen and targets.account is not None:
+        ledger.record_statuses(targets.platform, targets.account, seen, run_id=targets.run_id)
     ledger.record_items(targets.run_id, outcomes)
     return WaitResult.for_batch(
         targets,

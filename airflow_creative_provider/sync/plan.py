@@ -24,7 +24,7 @@ from operator import attrgetter
 from typing import Any
 
 from airflow_creative_provider.creative import Creative
-from airflow_creative_provider.sync.ledger import AssetRecord
+from airflow_creative_provider.sync.ledger import AssetRecord, PlanRecord
 from airflow_creative_provider.sync.rules import Verdict
 from airflow_creative_provider.sync.states import WORK_ACTIONS, Action, Change, State
 
@@ -33,6 +33,8 @@ READY, REJECTED, SENDING = State.READY, State.REJECTED, State.SENDING
 UPLOAD, POLL, NONE, ALIAS = Action.UPLOAD, Action.POLL, Action.NONE, Action.ALIAS
 REFUSED, ARCHIVE, KEEP, WOULD_ARCHIVE = Action.REFUSED, Action.ARCHIVE, Action.KEEP, Action.WOULD_ARCHIVE
 NEW, CHANGED, RETRY, RESTORED = Change.NEW, Change.CHANGED, Change.RETRY, Change.RESTORED
+#: an asset record as the plan reads it: whole, or only the fields a plan reads (``Ledger.plan_records``).
+Record = AssetRecord | PlanRecord
 #: states in which a file sent under the same single name has nothing to do.
 _SETTLED = frozenset({READY, REJECTED})
 
@@ -143,7 +145,7 @@ class Plan:
 def build_plan(
     files: Sequence[Creative],
     verdicts: Verdicts,
-    records: Mapping[str, Iterable[AssetRecord]],
+    records: Mapping[str, Iterable[Record]],
     targets: Sequence[Target],
     *,
     source: str,
@@ -184,13 +186,8 @@ def build_plan(
     candidates: list[PlanRow] = []
     for target in targets:
         platform_records = list(records.get(target.platform, ()))
-        by_sha = {r.sha256: r for r in platform_records}
-        by_key: dict[str, AssetRecord] = {}  # the latest live asset of each file key
-        for record in platform_records:
-            if record.source == source and record.file_key and record.remote_id and record.state != ARCHIVED:
-                known = by_key.get(record.file_key)
-                if known is None or record.updated_at >= known.updated_at:
-                    by_key[record.file_key] = record
+        by_sha = dict(zip(map(_SHA256, platform_records), platform_records, strict=True))
+        by_key: dict[str, Record] | None = None  # the latest live asset of each file key, when first needed
         previous_ids: set[str] = set()
         counted = plan.unchanged.setdefault(target.platform, {})
         for sha256, creatives in by_content.items():
@@ -205,12 +202,17 @@ def build_plan(
             ):  # the common case of a rerun: counted, no row
                 counted[found.state] = counted.get(found.state, 0) + 1
                 continue
+            if by_key is None:
+                by_key = _latest_by_key(platform_records, source)
             rows = _content_rows(target, sha256, creatives, verdicts, found, by_key, previous_ids)
             if metadata_changed is not None and found is not None:
                 rows = [_metadata_row(r, target, found, creatives, metadata_changed, no_update_reason) for r in rows]
             plan.rows.extend(rows)
-        live_ids = {r.remote_id for r in platform_records if r.sha256 in present and r.remote_id}
-        gone = [r for r in platform_records if r.source == source and r.sha256 not in present and r.remote_id]
+        # records of contents no longer listed (a set difference in C, not a pass over every record)
+        missing = by_sha.keys() - present
+        gone = [r for r in platform_records if r.sha256 in missing] if missing else []
+        gone = [r for r in gone if r.source == source and r.remote_id]
+        live_ids = {r.remote_id for r in platform_records if r.sha256 in present and r.remote_id} if gone else set()
         for record in sorted(gone, key=lambda r: (r.file_key or "", r.sha256)):
             if in_scope is not None and record.file_key and not in_scope(record.file_key):
                 continue
@@ -238,6 +240,8 @@ def build_plan(
                 row = replace(row, action=ARCHIVE, reason="removed from the source")
                 candidates.append(row)
             plan.rows.append(row)
+        # this platform's records go before the next platform's are read: one platform's in memory, not two
+        del platform_records, by_sha, by_key, gone, live_ids
     if len(candidates) > max_archive:
         why = (
             f"{len(candidates)} assets would be archived, more than max_archive={max_archive}; "
@@ -271,13 +275,27 @@ def _metadata_row(
     return replace(row, action=KEEP, change=Change.METADATA, reason=f"metadata changed; {why}")
 
 
+_SHA256 = attrgetter("sha256")
+
+
+def _latest_by_key(records: Sequence[Record], source: str) -> dict[str, Record]:
+    """The latest live asset (sent, not archived) of each file key of ``source``."""
+    by_key: dict[str, Record] = {}
+    for record in records:
+        if record.source == source and record.file_key and record.remote_id and record.state != ARCHIVED:
+            known = by_key.get(record.file_key)
+            if known is None or record.updated_at >= known.updated_at:
+                by_key[record.file_key] = record
+    return by_key
+
+
 def _content_rows(
     target: Target,
     sha256: str,
     creatives: list[Creative],
     verdicts: Verdicts,
-    record: AssetRecord | None,
-    by_key: Mapping[str, AssetRecord],
+    record: Record | None,
+    by_key: Mapping[str, Record],
     previous_ids: set[str],
 ) -> list[PlanRow]:
     """The rows of one content (all its file names) on one platform."""

@@ -27,12 +27,14 @@ from airflow_creative_provider.creative import Creative, PlatformRules, Refusal
 from airflow_creative_provider.exceptions import PlatformError
 from airflow_creative_provider.sync import metadata as meta
 from airflow_creative_provider.sync import plan as planning
-from airflow_creative_provider.sync.ledger import AssetRecord, Ledger
+from airflow_creative_provider.sync.ledger import AssetRecord, Ledger, PlanRecord
 from airflow_creative_provider.sync.params import SyncParams, SyncTarget, duplicate_accounts, platform_of
 from airflow_creative_provider.sync.payloads import BatchRef, HookRegistry, PlanSummary, PlatformInfo, default_hooks
 from airflow_creative_provider.sync.rules import Verdict, check
 from airflow_creative_provider.sync.source import (
+    IndexEntry,
     Scan,
+    _include_matcher,
     index_entries,
     list_source,
     matches_include,
@@ -134,13 +136,21 @@ def digest(value: Any) -> str:
 
 
 def _prepare(params: SyncParams, ledger: Ledger, hooks: HookRegistry) -> _Prepared:
-    scan = scan_source(
-        params.source,
-        include=params.include,
-        min_age_seconds=params.min_age_seconds,
-        conn_id=params.source_conn_id,
-        follow_outside_links=params.follow_outside_links,
-    )
+    # the cyclic collector is paused while the scan makes 100,000 acyclic entries: its full
+    # collections would walk every object of the task process (Airflow's included) meanwhile
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        scan = scan_source(
+            params.source,
+            include=params.include,
+            min_age_seconds=params.min_age_seconds,
+            conn_id=params.source_conn_id,
+            follow_outside_links=params.follow_outside_links,
+        )
+    finally:
+        if paused:
+            gc.enable()
     targets, rules, infos = resolve_targets(params, hooks)
     manifest = load_manifest(scan)
     inputs = None
@@ -177,7 +187,7 @@ def _fingerprint(ledger: Ledger, prepared: _Prepared) -> str:
 
 @dataclass
 class _Fresh:
-    """A plan made afresh: the listing's summary, the decisions and the uploads' file facts."""
+    """A plan made afresh: the listing's summary, the decisions and the uploads' file facts (by key)."""
 
     listing: dict[str, Any]
     plan: planning.Plan
@@ -208,7 +218,11 @@ def _decide(prepared: _Prepared, ledger: Ledger, *, run_id: str | None) -> _Fres
     listing = list_source(params.source, index=previous, checksum=params.checksum, scan=scan)
     # only a file this listing could have seen is gone when absent: a narrow include or a
     # recent file leaves the rest of the index as it was
-    in_scope = {k: e for k, e in previous.items() if k not in scan.recent and matches_include(k, params.include)}
+    included = _include_matcher(params.include)  # None: every key (no per-key glob over 100,000 keys)
+    if included is None and not scan.recent:
+        in_scope: Mapping[str, IndexEntry] = previous
+    else:
+        in_scope = {k: e for k, e in previous.items() if k not in scan.recent and matches_include(k, params.include)}
     ledger.update_file_index(
         params.source,
         index_entries(listing, only_read=True),
@@ -216,7 +230,7 @@ def _decide(prepared: _Prepared, ledger: Ledger, *, run_id: str | None) -> _Fres
         previous=in_scope,
         present=(c.key for c in listing.files),
     )
-    del previous  # the listing holds what it needs of the index
+    del previous, in_scope  # the listing holds what it needs of the index
     log.info(
         "Listed %s: %d files (%d read, %d from the index), skipped %s, %d errors",
         params.source,
@@ -249,7 +263,9 @@ def _decide(prepared: _Prepared, ledger: Ledger, *, run_id: str | None) -> _Fres
         listing_ok=listing.ok,
         archive_removed=params.archive_removed,
         max_archive=params.max_archive,
-        in_scope=lambda key: key not in scan.recent and matches_include(key, params.include),
+        in_scope=None
+        if included is None and not scan.recent
+        else lambda key: key not in scan.recent and matches_include(key, params.include),
         unchanged_rows=False,
         metadata_changed=fields.changed if fields.needed() else None,
         no_update_reason=lambda name: meta.NO_UPDATE.get(
@@ -258,7 +274,10 @@ def _decide(prepared: _Prepared, ledger: Ledger, *, run_id: str | None) -> _Fres
     )
     plan.rows = [fields.refuse_bad_update(row, {c.key: c for c in listing.files}) for row in plan.rows]
     _record_refusals(ledger, params.source, listing.files, plan, prepared.targets, run_id=run_id)
-    return _Fresh(listing.summary(), plan, {c.key: c for c in listing.files}, fields)
+    # only the files to upload or update are kept past the plan (their facts and metadata go in
+    # the items), not all 100,000
+    kept = {r.key for r in plan.rows if r.action in (Action.UPLOAD, Action.UPDATE)}
+    return _Fresh(listing.summary(), plan, {c.key: c for c in listing.files if c.key in kept}, fields)
 
 
 class _MetadataPlan:
@@ -294,7 +313,7 @@ class _MetadataPlan:
         """Without a manifest, and no metadata recorded, every file keeps its default: nothing to compare."""
         return self.manifest is not None or any(self.sent_digests(p) for p in self._accounts)
 
-    def changed(self, creative: Creative, platform: str, record: AssetRecord) -> bool:
+    def changed(self, creative: Creative, platform: str, record: AssetRecord | PlanRecord) -> bool:
         """The metadata the manifest gives now differs from what was sent (the default when none was recorded)."""
         wanted = self.resolve(creative, platform)
         if isinstance(wanted, meta.MetadataRefused):
@@ -321,7 +340,7 @@ class _MetadataPlan:
         return resolved if isinstance(resolved, dict) else None
 
 
-class _RecordsOnDemand(Mapping[str, list[AssetRecord]]):
+class _RecordsOnDemand(Mapping[str, list[PlanRecord]]):
     """Each platform's asset records, read when the plan comes to that platform and not kept:
     one platform's records in memory at a time (90,000 of them, not 450,000)."""
 
@@ -329,9 +348,9 @@ class _RecordsOnDemand(Mapping[str, list[AssetRecord]]):
         self._ledger = ledger
         self._accounts = accounts
 
-    def __getitem__(self, platform: str) -> list[AssetRecord]:
+    def __getitem__(self, platform: str) -> list[PlanRecord]:
         # keyed by target name (``platform:conn_id`` for one of several accounts); the ledger by platform
-        return self._ledger.records(platform_of(platform), self._accounts[platform])
+        return self._ledger.plan_records(platform_of(platform), self._accounts[platform])
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._accounts)
@@ -374,9 +393,10 @@ def batch_size_for(params: SyncParams, work: int, platforms: int) -> int:
 
 
 def _items(
-    fresh: _Fresh, params: SyncParams, infos: Mapping[str, PlatformInfo]
-) -> tuple[list[dict[str, Any]], dict[tuple[str, int], int]]:
-    """The rows to store (all but "nothing to do") with their batch; the size of each (platform, batch)."""
+    fresh: _Fresh, params: SyncParams, infos: Mapping[str, PlatformInfo], batches: dict[tuple[str, int], int]
+) -> Iterator[dict[str, Any]]:
+    """The rows to store (all but "nothing to do") with their batch, made one at a time as the
+    ledger stores them (``save_run_items``); ``batches`` gets the size of each (platform, batch)."""
     work_rows: dict[str, int] = {}
     for row in fresh.plan.rows:
         if row.is_work:
@@ -384,8 +404,6 @@ def _items(
     usable = [name for name, info in infos.items() if not info.error]
     sizes = {p: batch_size_for(params, n, len(usable)) for p, n in work_rows.items()}
     seen: dict[str, int] = {}
-    batches: dict[tuple[str, int], int] = {}
-    items: list[dict[str, Any]] = []
     for seq, row in enumerate(r for r in fresh.plan.rows if r.action != Action.NONE):
         batch = None
         creative = None
@@ -399,7 +417,7 @@ def _items(
         fields = None
         if row.action in (Action.UPLOAD, Action.UPDATE) and fresh.metadata is not None and row.key in fresh.creatives:
             fields = fresh.metadata.fields(fresh.creatives[row.key], row.platform)
-        items.append(
+        yield (
             {
                 "seq": seq,
                 "platform": row.platform,
@@ -421,7 +439,6 @@ def _items(
                 "metadata": fields,
             }
         )
-    return items, batches
 
 
 #: what an upload item keeps of its file (``Creative.to_dict`` without its deep copy: thousands per plan).
@@ -537,8 +554,7 @@ def plan_run(
         counts = fresh.plan.counts()
         unchanged = _unchanged(fresh.plan)
         archive_blocked = fresh.plan.archive_blocked
-        items, batch_sizes = _items(fresh, p, infos)
-        ledger.save_run_items(run_id, items)
+        ledger.save_run_items(run_id, _items(fresh, p, infos, batch_sizes))
         saved_as = _save_if_idle(ledger, prepared, fresh, run_id=run_id)
         plan_rows = {"plan": saved_as} if saved_as else None
         uploads = [r for r in fresh.plan.rows if r.action == Action.UPLOAD]

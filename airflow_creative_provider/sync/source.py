@@ -23,11 +23,13 @@ import fnmatch
 import hashlib
 import json
 import logging
+import math
 import os
 import posixpath
 import re
 import stat
 import time
+from array import array
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -45,8 +47,8 @@ TEMPORARY_SUFFIXES: tuple[str, ...] = (".part", ".partial", ".crdownload", ".dow
 TEMPORARY_PREFIXES: tuple[str, ...] = ("~$", ".~lock.")
 
 
-#: keys where ``skip_reason`` must look (a name starting with "." or "~"); others are only checked for suffixes.
-_MAYBE_SKIPPED = re.compile(r"(?:^|/)[.~]").search
+#: the last characters of the temporary suffixes, in both cases: most keys need no suffix test.
+_TEMPORARY_LAST = frozenset(c for suffix in TEMPORARY_SUFFIXES for c in (suffix[-1].lower(), suffix[-1].upper()))
 
 
 class SourceError(ValueError):
@@ -206,6 +208,9 @@ LINK_OUTSIDE = "link_outside"
 MANIFEST_NAME = "creatives.yaml"
 
 
+_ENTRY_NAME = attrgetter("name")
+
+
 def _walk_local(
     root: str, errors: list[str], *, follow_outside_links: bool = False, outside: list[str] | None = None
 ) -> Iterator[_Entry]:
@@ -222,6 +227,7 @@ def _walk_local(
     real_root = os.path.realpath(root)
     inside_prefix = real_root.rstrip(os.sep) + os.sep
     pending = [(root, "")]
+    new_entry, S_ISREG = tuple.__new__, stat.S_ISREG  # no Python-level NamedTuple.__new__ per file
     while pending:
         folder, prefix = pending.pop()
         try:
@@ -230,6 +236,9 @@ def _walk_local(
         except OSError as exc:
             errors.append(f"{prefix or '.'}: cannot list ({exc.strerror or exc})")
             continue
+        # each folder's names in order and its sub-folders visited in order: the entries come
+        # nearly sorted by key, and the scan's final sort only merges a few runs
+        found.sort(key=_ENTRY_NAME)
         folders = []
         for item in found:
             key = prefix + item.name
@@ -256,8 +265,8 @@ def _walk_local(
             except OSError as exc:
                 errors.append(f"{key}: cannot stat ({exc.strerror or exc})")
                 continue
-            if stat.S_ISREG(st.st_mode):
-                yield _Entry(key, item.path, st.st_size, st.st_mtime)
+            if S_ISREG(st.st_mode):
+                yield new_entry(_Entry, (key, item.path, st.st_size, st.st_mtime))
         pending.extend(reversed(folders))
 
 
@@ -307,6 +316,28 @@ def _walk_object_storage(source: str, conn_id: str | None, errors: list[str]) ->
         yield _Entry(key, f"{uri_base}/{key}", int(info.get("size") or 0), _mtime_of(info))
 
 
+_ENTRY_KEY, _ENTRY_SIZE, _ENTRY_MTIME = attrgetter("key"), attrgetter("size"), attrgetter("mtime")
+
+
+def _entries_digest(entries: list[_Entry], head: Any) -> str:
+    """sha256 of ``head`` (JSON) and every entry's key, size and mtime, in order.
+
+    Fed column by column in C (the keys joined, the sizes and mtimes as packed arrays): no
+    string is formatted per file. A missing mtime (object storage without one) is packed as NaN,
+    which no real mtime is.
+    """
+    digest = hashlib.sha256(json.dumps(head).encode())
+    digest.update(b"keys,size,mtime:%d\n" % len(entries))
+    digest.update("\0".join(map(_ENTRY_KEY, entries)).encode("utf-8", "surrogateescape"))
+    digest.update(array("q", map(_ENTRY_SIZE, entries)).tobytes())
+    try:
+        mtimes = array("d", map(_ENTRY_MTIME, entries))
+    except TypeError:  # a missing mtime
+        mtimes = array("d", (math.nan if e.mtime is None else e.mtime for e in entries))
+    digest.update(mtimes.tobytes())
+    return digest.hexdigest()
+
+
 @dataclass
 class Scan:
     """The first, cheap half of a listing: the files to sync with their size and mtime, no content read.
@@ -327,24 +358,25 @@ class Scan:
     links_outside: list[str] = field(default_factory=list)
     #: the metadata manifest (``MANIFEST_NAME`` at the root), when the source has one.
     manifest: _Entry | None = None
+    _fingerprint: str | None = field(default=None, init=False, repr=False, compare=False)
 
     def fingerprint(self) -> str:
         """A digest of every kept key, size and mtime, the skip counts and the errors.
 
         Two scans with the same fingerprint hold the same files as far as size and mtime tell
-        (what the file index trusts unless ``checksum`` is set).
+        (what the file index trusts unless ``checksum`` is set). Computed once per scan (a scan
+        is complete when ``scan_source`` returns it).
         """
-        digest = hashlib.sha256(json.dumps([sorted(self.skipped.items()), self.errors]).encode())
-        # one line per file, fed as it goes: no list of 100,000 tuples to build and render
-        digest.update("".join(f"{e.key}\0{e.size}\0{e.mtime!r}\n" for e in self.entries).encode())
-        return digest.hexdigest()
+        if self._fingerprint is None:
+            self._fingerprint = _entries_digest(self.entries, [sorted(self.skipped.items()), self.errors])
+        return self._fingerprint
 
     def summary(self) -> dict[str, Any]:
         """What ``Listing.summary`` says, for a listing that read nothing."""
         return {
             "source": self.source,
             "files": len(self.entries),
-            "bytes": sum(e.size for e in self.entries),
+            "bytes": sum(map(_ENTRY_SIZE, self.entries)),
             "skipped": dict(self.skipped),
             "errors": list(self.errors),
             "hashed": 0,
@@ -384,7 +416,11 @@ def scan_source(
             scan.manifest = entry
             continue
         # skip_reason only where a name starts with "." or "~" or ends like a temporary file
-        reason = skip_reason(key) if _MAYBE_SKIPPED(key) or key.lower().endswith(TEMPORARY_SUFFIXES) else None
+        # (substring and last-character tests first: this runs for every file of every listing)
+        maybe = key[:1] in (".", "~") or "/." in key or "/~" in key
+        if not maybe and key[-1:] in _TEMPORARY_LAST:
+            maybe = key.lower().endswith(TEMPORARY_SUFFIXES)
+        reason = skip_reason(key) if maybe else None
         if reason is None and included is not None and not included(key):
             reason = "excluded"
         if reason is None and min_age_seconds and entry.mtime is not None and now - entry.mtime < min_age_seconds:
@@ -442,11 +478,19 @@ def list_source(
     listing = Listing(source=source, skipped=dict(scan.skipped), errors=list(scan.errors))
     index = index or {}
     inspect = inspect or (lambda path, key: Creative.inspect(path, key, sha1=True))
+    new = object.__new__
     for entry in scan.entries:
         known = index.get(entry.key)
         if known is not None and not checksum and known.matches(entry.size, entry.mtime):
-            facts = {k: known.facts[k] for k in _FACT_FIELDS if k in known.facts}
-            listing.files.append(Creative(path=entry.path, key=entry.key, size=entry.size, mtime=entry.mtime, **facts))
+            facts = known.facts
+            if facts.keys() <= _FACT_SET:  # built without the frozen dataclass's per-field __init__
+                creative = new(Creative)
+                creative.__dict__.update(_FACT_DEFAULTS, **facts)
+                creative.__dict__.update(path=entry.path, key=entry.key, size=entry.size, mtime=entry.mtime, extra={})
+            else:  # facts of another version of this provider: only the fields Creative has
+                facts = {k: facts[k] for k in _FACT_FIELDS if k in facts}
+                creative = Creative(path=entry.path, key=entry.key, size=entry.size, mtime=entry.mtime, **facts)
+            listing.files.append(creative)
             continue
         try:
             creative = inspect(entry.path, entry.key)
@@ -463,6 +507,8 @@ def list_source(
 _FACT_FIELDS = tuple(
     f.name for f in dataclasses.fields(Creative) if f.name not in ("path", "key", "size", "mtime", "extra")
 )
+_FACT_SET = frozenset(_FACT_FIELDS)
+_FACT_DEFAULTS = {f.name: f.default for f in dataclasses.fields(Creative) if f.name in _FACT_SET}
 
 
 def creative_facts(creative: Creative) -> dict[str, Any]:

@@ -269,3 +269,98 @@ def test_eight_processes_claiming_on_postgresql_never_both_create(postgres_url: 
         record = ledger.get(sha, "topsort", "v")
         assert record is not None and record.attempts == 1 and record.remote_id == f"{run_id}/{sha}"
         assert ledger.claim_holder(sha, "topsort", "v") == run_id
+
+
+def test_record_statuses_stores_each_change_once_with_its_history(ledger: Ledger) -> None:
+    from airflow_creative_provider.sync.ledger import history_table
+
+    other = "b" * 64
+    for sha, remote in ((SHA, "r-1"), (other, "r-2")):
+        intent(ledger, sha=sha)
+        ledger.record_sent(sha, "topsort", "vendor-1", run_id="run-1", remote_id=remote, state=PROCESSING, reason="w")
+    statuses = [(SHA, READY, "approved", None), (other, PROCESSING, "PROCESSING", None)]
+    assert ledger.record_statuses("topsort", "vendor-1", statuses, run_id="run-2") == {SHA, other}
+    # the same statuses again change nothing and add no history
+    assert ledger.record_statuses("topsort", "vendor-1", statuses, run_id="run-3") == set()
+    ready = ledger.get(SHA, "topsort", "vendor-1")
+    assert ready is not None and (ready.state, ready.raw_state, ready.reason) == (READY, "approved", "w")
+    with ledger.begin() as conn:
+        events = conn.execute(
+            select(history_table.c.sha256, history_table.c.run_id).where(history_table.c.event == "status")
+        ).all()
+    assert sorted(events) == sorted([(SHA, "run-2"), (other, "run-2")])
+
+
+def test_plan_records_hold_what_a_plan_reads_and_refuse_the_rest(ledger: Ledger) -> None:
+    from airflow_creative_provider.sync.ledger import PLAN_FIELDS
+
+    intent(ledger)
+    ledger.record_sent(SHA, "topsort", "vendor-1", run_id="run-1", remote_id="r-1", state=READY, version="v1")
+    (full,) = ledger.records("topsort", "vendor-1")
+    (planned,) = ledger.plan_records("topsort", "vendor-1")
+    assert {name: getattr(planned, name) for name in PLAN_FIELDS} == {name: getattr(full, name) for name in PLAN_FIELDS}
+    with pytest.raises(AttributeError):
+        planned.last_run_id  # noqa: B018 - not read for a plan: an error, never a silent None
+    assert ledger.plan_records("topsort", "other-account") == []
+
+
+def test_marks_move_with_every_write_a_plan_reads(ledger: Ledger) -> None:
+    targets = [("topsort", "vendor-1")]
+    entry = IndexEntry(10, 1.0, SHA, {})
+    before = ledger.marks("/src", targets)
+    ledger.update_file_index("/src", {"a.png": entry}, complete=True, previous={})
+    indexed = ledger.marks("/src", targets)
+    assert indexed != before
+    intent(ledger)  # a new asset record
+    sent = ledger.marks("/src", targets)
+    assert sent != indexed
+    assert ledger.marks("/src", [("topsort", "another-account")]) == [indexed[0], []]
+    ledger.record_status(SHA, "topsort", "vendor-1", run_id="run-1", state=READY, raw_state="approved")
+    assert ledger.marks("/src", targets) != sent
+    removed = ledger.marks("/src", targets)
+    ledger.update_file_index("/src", {}, complete=True, previous={"a.png": entry}, present=[])
+    assert ledger.marks("/src", targets) != removed  # a deleted index row moves the count
+
+
+def test_replace_refusals_writes_only_what_changed(ledger: Ledger) -> None:
+    from airflow_creative_provider.sync.ledger import refusals_table
+
+    def refusal(key: str, reason: str, platform: str = "topsort", account: str = "t1") -> dict[str, Any]:
+        return {
+            "file_key": key,
+            "platform": platform,
+            "account": account,
+            "sha256": SHA,
+            "rule": "type",
+            "reason": reason,
+        }
+
+    def stored() -> dict[tuple[str, str], tuple[str, str | None]]:
+        r = refusals_table
+        with ledger.begin() as conn:
+            rows = conn.execute(select(r.c.file_key, r.c.platform, r.c.reason, r.c.run_id)).all()
+        return {(k, p): (reason, run) for k, p, reason, run in rows}
+
+    targets = [("topsort", "t1"), ("delta_projects", "d1")]
+    first = [
+        refusal("a.txt", "not an image"),
+        refusal("b.txt", "not an image"),
+        refusal("a.txt", "no", "delta_projects", "d1"),
+    ]
+    ledger.replace_refusals("/src", ["a.txt", "b.txt", "c.png"], targets, first, run_id="run-1")
+    assert stored() == {
+        ("a.txt", "topsort"): ("not an image", "run-1"),
+        ("b.txt", "topsort"): ("not an image", "run-1"),
+        ("a.txt", "delta_projects"): ("no", "run-1"),
+    }
+    # run 2 lists a.txt (same refusal on topsort, none on delta now), b.txt (another reason), c.png (refused now)
+    second = [refusal("a.txt", "not an image"), refusal("b.txt", "too large"), refusal("c.png", "too small")]
+    ledger.replace_refusals("/src", ["a.txt", "b.txt", "c.png"], targets, second, run_id="run-2")
+    assert stored() == {
+        ("a.txt", "topsort"): ("not an image", "run-1"),  # unchanged: kept, with the run that decided it
+        ("b.txt", "topsort"): ("too large", "run-2"),
+        ("c.png", "topsort"): ("too small", "run-2"),
+    }
+    # a run that does not list b.txt, or plans another platform only, leaves those refusals alone
+    ledger.replace_refusals("/src", ["c.png"], [("delta_projects", "d1")], [], run_id="run-3")
+    assert len(stored()) == 3
