@@ -482,7 +482,7 @@ def _filter_sets(flt: AssetFilter) -> list[Any]:
 def _admitted(flt: AssetFilter, sha: Any) -> list[Any]:
     """The filter's conditions on the content column ``sha``, each an index lookup of that content
     (``_filter_sets``' conditions as ``EXISTS``): cheap on a walk that stops at the page's last row."""
-    a, h = assets_table, history_table
+    a = assets_table
     conds: list[Any] = []
     if flt.search:
         conds.append(sha.in_(_filter_sets(AssetFilter(search=flt.search))[0]))
@@ -497,15 +497,13 @@ def _admitted(flt: AssetFilter, sha: Any) -> list[Any]:
             cond = or_(cond, select(r.c.sha256).where(*local).exists())
         conds.append(cond)
     if flt.run_id:
-        conds.append(
-            or_(
-                select(h.c.id).where(h.c.sha256 == sha, h.c.run_id == flt.run_id).exists(),
-                select(a.c.id)
-                .where(a.c.sha256 == sha, or_(a.c.last_run_id == flt.run_id, a.c.state_run_id == flt.run_id))
-                .exists(),
-            )
-        )
+        # not EXISTS: SQLite would look a content's entries up by the run's index (every entry of the run)
+        conds.append(sha.in_(run_contents(flt.run_id)))
     return conds
+
+
+#: contents a search may match to be grouped whole (past it the search walks the files like the other filters)
+SEARCH_LISTED = 2_000
 
 
 def _filtered_by_name(flt: AssetFilter, offset: int, limit: int) -> bool:
@@ -526,6 +524,15 @@ def _first_matching_by_name(
     """
     f, a = files_table, assets_table
     wanted = offset + limit
+    if flt.search:  # a pass over every name whatever the count: read once, and when few match they are the candidates
+        matched = list(conn.execute(_filter_sets(AssetFilter(search=flt.search))[0].limit(SEARCH_LISTED + 1)).scalars())
+        if len(matched) <= SEARCH_LISTED:
+            grouped = _grouped(flt, matched).subquery("grouped")
+            total = conn.execute(select(func.count()).select_from(grouped)).scalar_one()
+            page = conn.execute(
+                select(grouped).order_by(grouped.c.key, grouped.c.sha256).limit(limit).offset(offset)
+            ).mappings()
+            return total, list(page)
     sets = _filter_sets(flt)
     files_mark = _files_mark(conn)
     gone = _gone_contents(conn, files_mark)
