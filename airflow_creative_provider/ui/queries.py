@@ -482,7 +482,7 @@ def _filter_sets(flt: AssetFilter) -> list[Any]:
 def _admitted(flt: AssetFilter, sha: Any) -> list[Any]:
     """The filter's conditions on the content column ``sha``, each an index lookup of that content
     (``_filter_sets``' conditions as ``EXISTS``): cheap on a walk that stops at the page's last row."""
-    a = assets_table
+    a = assets_table.alias("admitting")  # ``sha`` may be a column of the asset table itself
     conds: list[Any] = []
     if flt.search:
         conds.append(sha.in_(_filter_sets(AssetFilter(search=flt.search))[0]))
