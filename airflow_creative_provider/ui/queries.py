@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import BigInteger, and_, case, cast, distinct, func, literal, or_, select, union, union_all
+from sqlalchemy import BigInteger, and_, case, cast, distinct, func, intersect, literal, or_, select, union, union_all
 from sqlalchemy.engine import Connection, Engine, RowMapping
 
 from airflow_creative_provider import PLATFORMS
@@ -475,8 +475,28 @@ def _filter_sets(flt: AssetFilter) -> list[Any]:
             wanted = union(wanted, local)
         sets.append(wanted)
     if flt.run_id:
-        sets.append(run_contents(flt.run_id))
+        a, h = assets_table, history_table
+        sets.append(  # run_contents in three selects: each one range of an index in sha256 order
+            union(
+                select(h.c.sha256).where(h.c.run_id == flt.run_id),
+                select(a.c.sha256).where(a.c.last_run_id == flt.run_id),
+                select(a.c.sha256).where(a.c.state_run_id == flt.run_id),
+            )
+        )
     return sets
+
+
+def _count_matching_files(conn: Connection, sets: Sequence[Any]) -> int:
+    """How many contents held by a file each of ``sets`` admits: one ``INTERSECT`` of index ranges."""
+    f = files_table
+    parts = [select(f.c.sha256).where(f.c.sha256.is_not(None))]
+    for n, wanted in enumerate(sets):
+        sub = wanted.subquery(f"admitted_{n}")
+        parts.append(select(sub.c.sha256))
+    query = intersect(*parts)
+    if conn.dialect.name == "sqlite":  # in sha256 order: a merge of the index scans, no temporary table
+        query = query.order_by(query.selected_columns.sha256)
+    return int(conn.execute(select(func.count()).select_from(query.subquery("matching"))).scalar_one())
 
 
 def _admitted(flt: AssetFilter, sha: Any) -> list[Any]:
@@ -497,8 +517,22 @@ def _admitted(flt: AssetFilter, sha: Any) -> list[Any]:
             cond = or_(cond, select(r.c.sha256).where(*local).exists())
         conds.append(cond)
     if flt.run_id:
-        # not EXISTS: SQLite would look a content's entries up by the run's index (every entry of the run)
-        conds.append(sha.in_(run_contents(flt.run_id)))
+        h = history_table.alias("admitting_entries")
+        # coalesce(run id): the content's entries by its index, not every entry of the run by the run's
+        conds.append(
+            or_(
+                select(h.c.id).where(h.c.sha256 == sha, func.coalesce(h.c.run_id, "") == flt.run_id).exists(),
+                select(a.c.id)
+                .where(
+                    a.c.sha256 == sha,
+                    or_(
+                        func.coalesce(a.c.last_run_id, "") == flt.run_id,
+                        func.coalesce(a.c.state_run_id, "") == flt.run_id,
+                    ),
+                )
+                .exists(),
+            )
+        )
     return conds
 
 
@@ -536,9 +570,7 @@ def _first_matching_by_name(
     sets = _filter_sets(flt)
     files_mark = _files_mark(conn)
     gone = _gone_contents(conn, files_mark)
-    present_total = conn.execute(
-        select(func.count(distinct(f.c.sha256))).where(f.c.sha256.is_not(None), *(f.c.sha256.in_(s) for s in sets))
-    ).scalar_one()
+    present_total = _count_matching_files(conn, sets)
     gone_matching: list[str] = []
     if gone:
         gone_query = _gone_query(conn.dialect.name).subquery("gone")
