@@ -487,8 +487,17 @@ def _filter_sets(flt: AssetFilter) -> list[Any]:
 
 
 def _count_matching_files(conn: Connection, sets: Sequence[Any]) -> int:
-    """How many contents held by a file each of ``sets`` admits: one ``INTERSECT`` of index ranges."""
+    """How many contents held by a file each of ``sets`` admits (index ranges; no grouping of the whole ledger)."""
     f = files_table
+    if conn.dialect.name != "sqlite":
+        # PostgreSQL: the admitted contents (an index range, made unique in order) semi-joined to the files
+        subs = [wanted.subquery(f"admitted_{n}") for n, wanted in enumerate(sets)]
+        admitted: Any = select(subs[0].c.sha256).distinct()
+        if len(subs) > 1:
+            admitted = intersect(*(select(sub.c.sha256) for sub in subs))
+        w = admitted.subquery("matching")
+        held = select(f.c.id).where(f.c.sha256 == w.c.sha256).exists()
+        return int(conn.execute(select(func.count()).select_from(w).where(held)).scalar_one())
     parts = [select(f.c.sha256).where(f.c.sha256.is_not(None))]
     for n, wanted in enumerate(sets):
         sub = wanted.subquery(f"admitted_{n}")
