@@ -489,7 +489,7 @@ def _filter_sets(flt: AssetFilter) -> list[Any]:
 def _count_matching_files(conn: Connection, sets: Sequence[Any]) -> int:
     """How many contents held by a file each of ``sets`` admits (index ranges; no grouping of the whole ledger)."""
     f = files_table
-    if conn.dialect.name != "sqlite":
+    if conn.dialect.name != "sqlite" and sets:
         # PostgreSQL: the admitted contents (an index range, made unique in order) semi-joined to the files
         subs = [wanted.subquery(f"admitted_{n}") for n, wanted in enumerate(sets)]
         admitted: Any = select(subs[0].c.sha256).distinct()
