@@ -10,7 +10,9 @@ grouped ``UNION``); only the rows of one page are read, whatever the ledger's si
 default view (every creative by name, its first pages) does not sort the whole ledger: its
 candidates come from indexes (``_first_by_name``), and the figures that need a pass over every
 record (records per platform account, contents gone from their source) are reused between
-requests while the ledger stays the same (``_census``).
+requests while the ledger stays the same (``_census``). The filtered views by name (a state, a
+run, a search) walk the same way with the filter pushed into each read (``_first_matching_by_name``):
+only matching contents are counted and grouped.
 """
 
 from __future__ import annotations
