@@ -117,6 +117,10 @@ assets_table = Table(
     UniqueConstraint("sha256", "platform", "account", name="uq_creative_assets_content"),
     Index("ix_creative_assets_target", "platform", "account", "updated_at"),
     Index("ix_creative_assets_content_key", "sha256", "file_key"),  # the Creatives page (ui.queries)
+    # the Creatives page's state and run views: their contents in sha256 order (ui.queries)
+    Index("ix_creative_assets_state_content", "state", "sha256", "platform"),
+    Index("ix_creative_assets_last_run_content", "last_run_id", "sha256"),
+    Index("ix_creative_assets_state_run_content", "state_run_id", "sha256"),
 )
 
 #: every change of an asset record (append-only): the state history the Creatives page shows.
@@ -137,6 +141,7 @@ history_table = Table(
     Column("reason", Text),
     Index("ix_creative_asset_history_content", "sha256", "platform", "account", "at"),
     Index("ix_creative_asset_history_run", "run_id"),
+    Index("ix_creative_asset_history_run_content", "run_id", "sha256"),  # the Creatives page's run view
 )
 
 #: the differences the last ``creative_check`` found per (source, platform, account) (``sync.check``).

@@ -10,7 +10,9 @@ grouped ``UNION``); only the rows of one page are read, whatever the ledger's si
 default view (every creative by name, its first pages) does not sort the whole ledger: its
 candidates come from indexes (``_first_by_name``), and the figures that need a pass over every
 record (records per platform account, contents gone from their source) are reused between
-requests while the ledger stays the same (``_census``).
+requests while the ledger stays the same (``_census``). The filtered views by name (a state, a
+run, a search) walk the same way with the filter pushed into each read (``_first_matching_by_name``):
+only matching contents are counted and grouped.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import BigInteger, and_, case, cast, distinct, func, literal, or_, select, union, union_all
+from sqlalchemy import BigInteger, and_, case, cast, distinct, func, intersect, literal, or_, select, union, union_all
 from sqlalchemy.engine import Connection, Engine, RowMapping
 
 from airflow_creative_provider import PLATFORMS
@@ -155,7 +157,7 @@ def _grouped(flt: AssetFilter, shas: Sequence[str] | None = None) -> Any:
         func.count(distinct(u.c.key)).label("names"),
     ).group_by(u.c.sha256)
     if flt.search:
-        v = _contents()
+        v = _contents(shas)  # a content's names are its own rows: only the candidates' are read
         query = query.where(
             u.c.sha256.in_(select(v.c.sha256).where(v.c.key.ilike(_like(flt.search.strip()), escape="\\")))
         )
@@ -164,16 +166,20 @@ def _grouped(flt: AssetFilter, shas: Sequence[str] | None = None) -> Any:
         cond = [a.c.state == flt.state]
         if flt.platforms:
             cond.append(a.c.platform.in_(flt.platforms))
+        if shas is not None:  # only the candidates' records: an index lookup, not a pass over every record
+            cond.append(a.c.sha256.in_(shas))
         wanted: Any = select(a.c.sha256).where(and_(*cond))
         if flt.state == REFUSED:
             r = refused_now()
             local = select(r.c.sha256)
             if flt.platforms:
                 local = local.where(r.c.platform.in_(flt.platforms))
+            if shas is not None:
+                local = local.where(r.c.sha256.in_(shas))
             wanted = union(wanted, local)
         query = query.where(u.c.sha256.in_(wanted))
     if flt.run_id:
-        query = query.where(u.c.sha256.in_(run_contents(flt.run_id)))
+        query = query.where(u.c.sha256.in_(run_contents(flt.run_id, shas)))
     return query
 
 
@@ -314,6 +320,8 @@ def list_assets(ledger: Ledger, flt: AssetFilter) -> AssetPage:
     with ledger.begin() as conn:
         cols = columns(conn, flt.platforms)
         by_name = _first_by_name(conn, offset, limit) if _unfiltered_by_name(flt, offset, limit) else None
+        if by_name is None and _filtered_by_name(flt, offset, limit):
+            by_name = _first_matching_by_name(conn, flt, offset, limit)
         page: Sequence[RowMapping]
         if by_name is not None:
             total, page = by_name
@@ -374,18 +382,7 @@ def _first_by_name(conn: Connection, offset: int, limit: int) -> tuple[int, list
         ).scalar_one(),
     )
 
-    def grow_gone(gone: list[str], since: int, until: int) -> list[str]:
-        # the files are the same: only records added since can name a content no file holds
-        added = _gone_query(conn.dialect.name, (a.c.id > since, a.c.id <= until))
-        return list(dict.fromkeys([*gone, *conn.execute(added).scalars()]))
-
-    gone: list[str] = _census(
-        conn,
-        "gone",
-        files_mark + _records_mark(conn),
-        lambda: list(conn.execute(_gone_query(conn.dialect.name)).scalars()),
-        grow_gone,
-    )
+    gone = _gone_contents(conn, files_mark)
     candidates = list(gone)
     if len(gone) > max(wanted, GONE_LISTED):  # many files left their source: their first names only
         named = (
@@ -425,6 +422,206 @@ def _first_by_name(conn: Connection, offset: int, limit: int) -> tuple[int, list
     if not candidates:
         return total, []
     grouped = _grouped(AssetFilter(), candidates).subquery("grouped")
+    page = (
+        conn.execute(select(grouped).order_by(grouped.c.key, grouped.c.sha256).limit(limit).offset(offset))
+        .mappings()
+        .all()
+    )
+    return total, list(page)
+
+
+def _gone_contents(conn: Connection, files_mark: tuple[Any, ...]) -> list[str]:
+    """The contents recorded as sent that no file in a source holds (``_gone_query``), reused while
+    the ledger stays the same (``_census``)."""
+    a = assets_table
+
+    def grow_gone(gone: list[str], since: int, until: int) -> list[str]:
+        # the files are the same: only records added since can name a content no file holds
+        added = _gone_query(conn.dialect.name, (a.c.id > since, a.c.id <= until))
+        return list(dict.fromkeys([*gone, *conn.execute(added).scalars()]))
+
+    gone: list[str] = _census(
+        conn,
+        "gone",
+        files_mark + _records_mark(conn),
+        lambda: list(conn.execute(_gone_query(conn.dialect.name)).scalars()),
+        grow_gone,
+    )
+    return gone
+
+
+def _filter_sets(flt: AssetFilter) -> list[Any]:
+    """The contents (sha256) each of the filter's conditions admits, as selects: a creative of
+    the filtered view is in every one (the same conditions as ``_grouped``)."""
+    sets: list[Any] = []
+    if flt.search:
+        pattern = _like(flt.search.strip())
+        f, a = files_table, assets_table
+        sets.append(
+            union(
+                select(f.c.sha256).where(f.c.sha256.is_not(None), f.c.file_key.ilike(pattern, escape="\\")),
+                select(a.c.sha256).where(a.c.file_key.ilike(pattern, escape="\\")),
+            )
+        )
+    if flt.state:
+        a = assets_table
+        cond = [a.c.state == flt.state]
+        if flt.platforms:
+            cond.append(a.c.platform.in_(flt.platforms))
+        wanted: Any = select(a.c.sha256).where(and_(*cond))
+        if flt.state == REFUSED:
+            r = refused_now()
+            local = select(r.c.sha256)
+            if flt.platforms:
+                local = local.where(r.c.platform.in_(flt.platforms))
+            wanted = union(wanted, local)
+        sets.append(wanted)
+    if flt.run_id:
+        a, h = assets_table, history_table
+        sets.append(  # run_contents in three selects: each one range of an index in sha256 order
+            union(
+                select(h.c.sha256).where(h.c.run_id == flt.run_id),
+                select(a.c.sha256).where(a.c.last_run_id == flt.run_id),
+                select(a.c.sha256).where(a.c.state_run_id == flt.run_id),
+            )
+        )
+    return sets
+
+
+def _count_matching_files(conn: Connection, sets: Sequence[Any]) -> int:
+    """How many contents held by a file each of ``sets`` admits (index ranges; no grouping of the whole ledger)."""
+    f = files_table
+    if conn.dialect.name != "sqlite" and sets:
+        # PostgreSQL: the admitted contents (an index range, made unique in order) semi-joined to the files
+        subs = [wanted.subquery(f"admitted_{n}") for n, wanted in enumerate(sets)]
+        admitted: Any = select(subs[0].c.sha256).distinct()
+        if len(subs) > 1:
+            admitted = intersect(*(select(sub.c.sha256) for sub in subs))
+        w = admitted.subquery("matching")
+        held = select(f.c.id).where(f.c.sha256 == w.c.sha256).exists()
+        return int(conn.execute(select(func.count()).select_from(w).where(held)).scalar_one())
+    parts = [select(f.c.sha256).where(f.c.sha256.is_not(None))]
+    for n, wanted in enumerate(sets):
+        sub = wanted.subquery(f"admitted_{n}")
+        parts.append(select(sub.c.sha256))
+    query = intersect(*parts)
+    if conn.dialect.name == "sqlite":  # in sha256 order: a merge of the index scans, no temporary table
+        query = query.order_by(query.selected_columns.sha256)
+    return int(conn.execute(select(func.count()).select_from(query.subquery("matching"))).scalar_one())
+
+
+def _admitted(flt: AssetFilter, sha: Any) -> list[Any]:
+    """The filter's conditions on the content column ``sha``, each an index lookup of that content
+    (``_filter_sets``' conditions as ``EXISTS``): cheap on a walk that stops at the page's last row."""
+    a = assets_table.alias("admitting")  # ``sha`` may be a column of the asset table itself
+    conds: list[Any] = []
+    if flt.search:
+        conds.append(sha.in_(_filter_sets(AssetFilter(search=flt.search))[0]))
+    if flt.state:
+        own = [a.c.sha256 == sha, a.c.state == flt.state]
+        if flt.platforms:
+            own.append(a.c.platform.in_(flt.platforms))
+        cond: Any = select(a.c.id).where(*own).exists()
+        if flt.state == REFUSED:
+            r = refused_now()
+            local = [r.c.sha256 == sha] + ([r.c.platform.in_(flt.platforms)] if flt.platforms else [])
+            cond = or_(cond, select(r.c.sha256).where(*local).exists())
+        conds.append(cond)
+    if flt.run_id:
+        h = history_table.alias("admitting_entries")
+        # coalesce(run id): the content's entries by its index, not every entry of the run by the run's
+        conds.append(
+            or_(
+                select(h.c.id).where(h.c.sha256 == sha, func.coalesce(h.c.run_id, "") == flt.run_id).exists(),
+                select(a.c.id)
+                .where(
+                    a.c.sha256 == sha,
+                    or_(
+                        func.coalesce(a.c.last_run_id, "") == flt.run_id,
+                        func.coalesce(a.c.state_run_id, "") == flt.run_id,
+                    ),
+                )
+                .exists(),
+            )
+        )
+    return conds
+
+
+#: contents a search may match to be grouped whole (past it the search walks the files like the other filters)
+SEARCH_LISTED = 2_000
+
+
+def _filtered_by_name(flt: AssetFilter, offset: int, limit: int) -> bool:
+    """A filtered view by name (state, run, search), its first pages: served by the filtered name walk."""
+    filtered = bool(flt.state or flt.search or flt.run_id)
+    return filtered and (flt.sort == "name" or flt.sort not in SORTS) and offset + limit <= NAME_WALK_DEPTH
+
+
+def _first_matching_by_name(
+    conn: Connection, flt: AssetFilter, offset: int, limit: int
+) -> tuple[int, list[RowMapping]]:
+    """(total, one page) of a filtered matrix by name: ``_first_by_name`` with the filter pushed
+    into each read, so only matching contents are counted and grouped.
+
+    The total counts the matching contents a file holds plus the matching ones only recorded as
+    sent; the candidates are the first matching files in key order and the matching contents gone
+    from their source; the grouped query (with the same filter) then runs on those alone.
+    """
+    f, a = files_table, assets_table
+    wanted = offset + limit
+    if flt.search:  # a pass over every name whatever the count: read once, and when few match they are the candidates
+        matched = list(conn.execute(_filter_sets(AssetFilter(search=flt.search))[0].limit(SEARCH_LISTED + 1)).scalars())
+        if len(matched) <= SEARCH_LISTED:
+            grouped = _grouped(flt, matched).subquery("grouped")
+            total = conn.execute(select(func.count()).select_from(grouped)).scalar_one()
+            page = conn.execute(
+                select(grouped).order_by(grouped.c.key, grouped.c.sha256).limit(limit).offset(offset)
+            ).mappings()
+            return total, list(page)
+    sets = _filter_sets(flt)
+    files_mark = _files_mark(conn)
+    gone = _gone_contents(conn, files_mark)
+    present_total = _count_matching_files(conn, sets)
+    gone_matching: list[str] = []
+    if gone:
+        gone_query = _gone_query(conn.dialect.name).subquery("gone")
+        gone_sha = select(gone_query.c.sha256) if len(gone) > GONE_LISTED else None
+        cond = [a.c.sha256.in_(gone_sha if gone_sha is not None else gone), a.c.file_key.is_not(None)]
+        named = (
+            select(a.c.sha256.label("sha256"), func.min(a.c.file_key).label("key"))
+            .where(*cond, *_admitted(flt, a.c.sha256))
+            .group_by(a.c.sha256)
+            .subquery("named")
+        )
+        gone_matching = list(conn.execute(select(named.c.sha256).order_by(named.c.key, named.c.sha256)).scalars())
+    total = present_total + len(gone_matching)
+    candidates = gone_matching[:wanted]
+    seen: set[str] = set()
+    present: list[str] = []
+    chunk, start = max(2 * wanted, NAME_WALK_CHUNK), 0
+    while len(present) < wanted:
+        keys = (
+            conn.execute(
+                select(f.c.sha256)
+                .where(f.c.sha256.is_not(None), *_admitted(flt, f.c.sha256))
+                .order_by(f.c.file_key, f.c.sha256)
+                .limit(chunk)
+                .offset(start)
+            )
+            .scalars()
+            .all()
+        )
+        for sha in keys:
+            if sha not in seen:
+                seen.add(sha)
+                present.append(sha)
+        if len(keys) < chunk:
+            break
+        start += chunk
+    candidates += present[:wanted]
+    if not candidates:
+        return total, []
+    grouped = _grouped(flt, candidates).subquery("grouped")
     page = (
         conn.execute(select(grouped).order_by(grouped.c.key, grouped.c.sha256).limit(limit).offset(offset))
         .mappings()
@@ -762,14 +959,15 @@ def run_connections(ledger: Ledger, run_ids: Sequence[str]) -> dict[str, dict[st
 
 
 # ---------------------------------------------------------------------------- one run, one creative
-def run_contents(run_id: str) -> Any:
+def run_contents(run_id: str, shas: Sequence[str] | None = None) -> Any:
     """The contents (sha256) a run sent or changed on any platform: its history entries, and the
-    records it changed last (ledgers written before the history existed)."""
+    records it changed last (ledgers written before the history existed); of ``shas`` only when given."""
     a, h = assets_table, history_table
-    return union(
-        select(h.c.sha256).where(h.c.run_id == run_id),
-        select(a.c.sha256).where(or_(a.c.last_run_id == run_id, a.c.state_run_id == run_id)),
-    )
+    entries = select(h.c.sha256).where(h.c.run_id == run_id)
+    records = select(a.c.sha256).where(or_(a.c.last_run_id == run_id, a.c.state_run_id == run_id))
+    if shas is not None:
+        entries, records = entries.where(h.c.sha256.in_(shas)), records.where(a.c.sha256.in_(shas))
+    return union(entries, records)
 
 
 def sent_runs(ledger: Ledger, shas: Sequence[str]) -> dict[tuple[str, str, str], str]:

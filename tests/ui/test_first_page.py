@@ -216,3 +216,71 @@ def test_one_creatives_page_reads_that_content_only(ledger_url: str) -> None:
         assert found[1] == rows[_sha(content)]
     assert queries.creative_detail(ledger, _sha("no-key")) is None  # no name: not a creative of the page
     assert queries.creative_detail(ledger, _sha("never-seen")) is None
+
+
+FILTERS = [
+    AssetFilter(state="ready"),
+    AssetFilter(state="ready", platforms=("tiktok",)),
+    AssetFilter(state="refused"),
+    AssetFilter(state="refused", platforms=("meta",)),
+    AssetFilter(state="failed"),
+    AssetFilter(run_id="run-1"),
+    AssetFilter(run_id="run-2"),
+    AssetFilter(search="TILE_1"),
+    AssetFilter(search="late"),
+    AssetFilter(search="dup"),
+    AssetFilter(search="100%_"),
+    AssetFilter(state="ready", search="gone", run_id="run-1"),
+]
+
+
+def _filtered(ledger: Ledger, flt: AssetFilter) -> list[tuple[int, list[dict[str, Any]]]]:
+    pages = []
+    for offset, limit in ((0, 1), (1, 3), (0, 7), (5, 7), (0, 50)):
+        page = list_assets(ledger, AssetFilter(**{**flt.__dict__, "offset": offset, "limit": limit}))
+        pages.append((page.total, page.rows))
+    return pages
+
+
+@pytest.mark.parametrize("flt", FILTERS, ids=lambda f: ",".join(f"{k}={v}" for k, v in f.__dict__.items() if v))
+def test_filtered_pages_by_name_are_the_grouped_querys_pages(
+    ledger_url: str, monkeypatch: pytest.MonkeyPatch, flt: AssetFilter
+) -> None:
+    """State, run and search views by name read only matching contents, and show exactly what the
+    grouped query over the whole ledger shows (rows, order, names, cells, totals)."""
+    ledger = Ledger(ledger_url)
+    fill(ledger)
+    with ledger.begin() as conn:  # a failed record, one of another run, a name only a record has
+        conn.execute(
+            insert(assets_table),
+            [
+                {**_record("tile-4", "other", "f/tile_04.png", 300), "state": "failed", "last_run_id": "run-2"},
+                {**_record("gone", "tiktok", "Tile_100.png", 301), "state_run_id": "run-2"},
+            ],
+        )
+    walked = []
+    matching = queries._first_matching_by_name
+    monkeypatch.setattr(queries, "_first_matching_by_name", lambda *a: walked.append(a) or matching(*a))
+    monkeypatch.setattr(queries, "NAME_WALK_CHUNK", 2)  # several reads of the files even on a small ledger
+    monkeypatch.setattr(queries, "SEARCH_LISTED", 1)  # and a search that matches more walks the files too
+    fast = _filtered(ledger, flt)
+    monkeypatch.setattr(queries, "SEARCH_LISTED", 2_000)
+    listed = _filtered(ledger, flt)
+    assert len(walked) == 2 * len(fast)
+    monkeypatch.setattr(queries, "NAME_WALK_DEPTH", 0)  # every page from the grouped query, as before
+    expected = _filtered(ledger, flt)
+    assert len(walked) == 2 * len(fast)
+    assert fast == expected
+    assert listed == expected
+
+
+def test_the_filtered_walk_can_fail(ledger_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The comparison above sees a walk that loses a filter's condition (the walk admits every content)."""
+    ledger = Ledger(ledger_url)
+    fill(ledger)
+    monkeypatch.setattr(queries, "NAME_WALK_DEPTH", 0)
+    expected = _filtered(ledger, AssetFilter(state="refused"))
+    monkeypatch.setattr(queries, "NAME_WALK_DEPTH", 5_000)
+    monkeypatch.setattr(queries, "_admitted", lambda flt, sha: [])
+    monkeypatch.setattr(queries, "_filter_sets", lambda flt: [])
+    assert _filtered(ledger, AssetFilter(state="refused")) != expected
