@@ -622,12 +622,12 @@ def _first_matching_by_name(
     if not candidates:
         return total, []
     grouped = _grouped(flt, candidates).subquery("grouped")
-    page = (
+    rows = (
         conn.execute(select(grouped).order_by(grouped.c.key, grouped.c.sha256).limit(limit).offset(offset))
         .mappings()
         .all()
     )
-    return total, list(page)
+    return total, list(rows)
 
 
 def _gone_query(dialect: str, records: Sequence[Any] = ()) -> Any:
