@@ -4,8 +4,6 @@ connections reach a second account of each platform."""
 
 from __future__ import annotations
 
-import json
-import shutil
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -14,12 +12,10 @@ import pytest
 import requests
 
 from airflow_creative_provider.hooks import hook_class
-from airflow_creative_provider.sandbox.state import ProcessingSpeed
 from airflow_creative_provider.sync.source import list_source
-from tests.support.dags import load_dag
+from tests.support.dags import run_dag as _run
+from tests.support.dags import sample_source
 
-REPO = Path(__file__).resolve().parents[2]
-SAMPLES = REPO / "examples" / "creatives"
 #: two Amazon Ads profiles and two MediaMath advertisers (the new list form), one Topsort vendor (the old form).
 CONNECTIONS = {
     "amazon_ads": ["amazon_ads_default", "amazon_ads_second"],
@@ -37,32 +33,8 @@ TARGETS = {
 
 @pytest.fixture
 def accounts_env(airflow_db, creative_sandbox_env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    source = tmp_path / "creatives"
-    shutil.copytree(SAMPLES, source)
-    ledger = tmp_path / "ledger.db"
-    monkeypatch.setenv("AIRFLOW_CONN_CREATIVE_LEDGER", json.dumps({"conn_type": "sqlite", "host": str(ledger)}))
-    monkeypatch.setenv("CREATIVE_SYNC_POLL_SECONDS", "0.5")
-    creative_sandbox_env.state.default_speed = ProcessingSpeed(polls=1, seconds=None)
-    return creative_sandbox_env, source, f"sqlite:///{ledger}"
-
-
-def _run(dag_id: str, conf: dict[str, Any]) -> tuple[Any, dict[str, Any] | None]:
-    from airflow.models.xcom import XComModel
-    from airflow.utils.session import create_session
-
-    run = load_dag(dag_id).test(run_conf=conf)
-    with create_session() as session:
-        row = (
-            session.query(XComModel)
-            .filter_by(dag_id=dag_id, run_id=run.run_id, task_id="report", key="report")
-            .one_or_none()
-        )
-        report = XComModel.deserialize_value(row) if row is not None else None
-        mapped = sorted(
-            ti.rendered_map_index or "" for ti in run.get_task_instances(session=session) if ti.map_index >= 0
-        )
-    run.mapped_labels = mapped
-    return run, report
+    source = sample_source(creative_sandbox_env, tmp_path, monkeypatch)
+    return creative_sandbox_env, source, f"sqlite:///{tmp_path / 'ledger.db'}"
 
 
 def _accepted(source: Path, platform: str) -> dict[str, str]:

@@ -74,7 +74,8 @@ def sample_source_in_s3(sandbox: Any, source: Path, bucket: str = "staging", pre
 def run_dag(dag_id: str, conf: dict[str, Any]) -> tuple[Any, dict[str, Any] | None]:
     """Run the DAG once; return the DagRun and its report (XCom ``report`` of the ``report`` task).
 
-    The run's ``task_states`` (``{task_id[map_index]: state}``) are attached for assertion messages.
+    The run's ``task_states`` (``{task_id[map_index]: state}``) are attached for assertion messages,
+    and ``mapped_labels``: the mapped tasks' rendered labels (e.g. ``amazon_ads:amazon_eu #0``), sorted.
     """
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
@@ -87,10 +88,11 @@ def run_dag(dag_id: str, conf: dict[str, Any]) -> tuple[Any, dict[str, Any] | No
             .one_or_none()
         )
         report = XComModel.deserialize_value(row) if row is not None else None
+        instances = run.get_task_instances(session=session)
         run.task_states = {
-            ti.task_id + (f"[{ti.map_index}]" if ti.map_index >= 0 else ""): ti.state
-            for ti in run.get_task_instances(session=session)
+            ti.task_id + (f"[{ti.map_index}]" if ti.map_index >= 0 else ""): ti.state for ti in instances
         }
+        run.mapped_labels = sorted(ti.rendered_map_index or "" for ti in instances if ti.map_index >= 0)
     return run, report
 
 
