@@ -395,29 +395,7 @@ def _first_by_name(conn: Connection, offset: int, limit: int) -> tuple[int, list
             conn.execute(select(named.c.sha256).order_by(named.c.key, named.c.sha256).limit(wanted)).scalars()
         )
     # the files in key order: the first `wanted` distinct contents are the first by name
-    seen: set[str] = set()
-    present: list[str] = []
-    chunk, start = max(2 * wanted, NAME_WALK_CHUNK), 0
-    while len(present) < wanted:
-        keys = (
-            conn.execute(
-                select(f.c.sha256)
-                .where(f.c.sha256.is_not(None))
-                .order_by(f.c.file_key, f.c.sha256)
-                .limit(chunk)
-                .offset(start)
-            )
-            .scalars()
-            .all()
-        )
-        for sha in keys:
-            if sha not in seen:
-                seen.add(sha)
-                present.append(sha)
-        if len(keys) < chunk:
-            break
-        start += chunk
-    candidates += present[:wanted]
+    candidates += _walk_by_name(conn, wanted)
     total = present_total + len(gone)
     if not candidates:
         return total, []
@@ -567,7 +545,7 @@ def _first_matching_by_name(
     sent; the candidates are the first matching files in key order and the matching contents gone
     from their source; the grouped query (with the same filter) then runs on those alone.
     """
-    f, a = files_table, assets_table
+    a = assets_table
     wanted = offset + limit
     if flt.search:  # a pass over every name whatever the count: read once, and when few match they are the candidates
         matched = list(conn.execute(_filter_sets(AssetFilter(search=flt.search))[0].limit(SEARCH_LISTED + 1)).scalars())
@@ -596,6 +574,22 @@ def _first_matching_by_name(
         gone_matching = list(conn.execute(select(named.c.sha256).order_by(named.c.key, named.c.sha256)).scalars())
     total = present_total + len(gone_matching)
     candidates = gone_matching[:wanted]
+    candidates += _walk_by_name(conn, wanted, *_admitted(flt, files_table.c.sha256))
+    if not candidates:
+        return total, []
+    grouped = _grouped(flt, candidates).subquery("grouped")
+    rows = (
+        conn.execute(select(grouped).order_by(grouped.c.key, grouped.c.sha256).limit(limit).offset(offset))
+        .mappings()
+        .all()
+    )
+    return total, list(rows)
+
+
+def _walk_by_name(conn: Connection, wanted: int, *admitted: Any) -> list[str]:
+    """The first ``wanted`` distinct contents held by a file, by file key (a content's name is its
+    first key), that pass the ``admitted`` conditions; read in chunks from the name index."""
+    f = files_table
     seen: set[str] = set()
     present: list[str] = []
     chunk, start = max(2 * wanted, NAME_WALK_CHUNK), 0
@@ -603,7 +597,7 @@ def _first_matching_by_name(
         keys = (
             conn.execute(
                 select(f.c.sha256)
-                .where(f.c.sha256.is_not(None), *_admitted(flt, f.c.sha256))
+                .where(f.c.sha256.is_not(None), *admitted)
                 .order_by(f.c.file_key, f.c.sha256)
                 .limit(chunk)
                 .offset(start)
@@ -618,16 +612,7 @@ def _first_matching_by_name(
         if len(keys) < chunk:
             break
         start += chunk
-    candidates += present[:wanted]
-    if not candidates:
-        return total, []
-    grouped = _grouped(flt, candidates).subquery("grouped")
-    rows = (
-        conn.execute(select(grouped).order_by(grouped.c.key, grouped.c.sha256).limit(limit).offset(offset))
-        .mappings()
-        .all()
-    )
-    return total, list(rows)
+    return present[:wanted]
 
 
 def _gone_query(dialect: str, records: Sequence[Any] = ()) -> Any:
