@@ -272,7 +272,9 @@ def _decide(prepared: _Prepared, ledger: Ledger, *, run_id: str | None) -> _Fres
             platform_of(name), f"{platform_of(name)} documents no metadata update"
         ),
     )
-    plan.rows = [fields.refuse_bad_update(row, {c.key: c for c in listing.files}) for row in plan.rows]
+    if any(row.change == Change.METADATA for row in plan.rows):
+        by_key = {c.key: c for c in listing.files}  # once: not once per row (450,000 rows x 90,000 files)
+        plan.rows = [fields.refuse_bad_update(row, by_key) for row in plan.rows]
     _record_refusals(ledger, params.source, listing.files, plan, prepared.targets, run_id=run_id)
     # only the files to upload or update are kept past the plan (their facts and metadata go in
     # the items), not all 100,000
