@@ -544,7 +544,7 @@ def plan_run(
             "Listed %s: %d files, skipped %s, %d errors; nothing changed since the plan of run %s (same files by "
             "size and mtime, same ledger, params and rules): reused, no file read",
             p.source,
-            len(prepared.scan.entries),
+            prepared.scan.file_count,
             prepared.scan.skipped or "none",
             len(prepared.scan.errors),
             reused_plan_of,
