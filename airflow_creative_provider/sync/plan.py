@@ -18,13 +18,13 @@ No I/O happens here, so every decision is unit tested on plain values:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from operator import attrgetter
-from typing import Any
+from typing import Any, Protocol
 
 from airflow_creative_provider.creative import Creative
-from airflow_creative_provider.sync.ledger import AssetRecord, PlanRecord
+from airflow_creative_provider.sync.ledger import AssetRecord, PlanRecord, record_line
 from airflow_creative_provider.sync.rules import Verdict
 from airflow_creative_provider.sync.states import WORK_ACTIONS, Action, Change, State
 
@@ -99,9 +99,39 @@ def pack_rows(rows: Iterable[PlanRow]) -> dict[str, Any]:
 #: the rules' verdict on one file for one platform: a mapping ``{(key, platform): Verdict}``
 #: or a function ``(creative, platform) -> Verdict`` called only where a decision needs it.
 Verdicts = Mapping[tuple[str, str], Verdict] | Callable[[Creative, str], Verdict | None]
-#: ``(creative, platform, record) -> bool``: the metadata the manifest gives this file now
-#: differs from what the record says was sent (``sync.metadata``).
-MetadataChanged = Callable[[Creative, str, AssetRecord], bool]
+#: ``(creative, platform) -> bool``: the metadata the manifest gives this file now differs
+#: from what was sent with its content (``creative.sha256``) to the platform (``sync.metadata``).
+MetadataChanged = Callable[[Creative, str], bool]
+
+
+class RecordReader(Protocol):
+    """Where a plan reads one target's ledger records (the ledger's, or a mapping's in tests).
+
+    The common rerun needs only ``lines`` (compared with the listing as sets); full records are
+    read only for the contents that need a decision.
+    """
+
+    def lines(self, platform: str) -> set[str]:
+        """Every record of the target as a ``record_line``."""
+        ...
+
+    def records(self, platform: str, shas: Collection[str] | None = None) -> Sequence[Record]:
+        """The target's records (only those of ``shas`` when given)."""
+        ...
+
+
+class _MappingRecords:
+    """A ``RecordReader`` over records in memory: ``{platform: [record, ...]}``."""
+
+    def __init__(self, records: Mapping[str, Iterable[Record]]) -> None:
+        self._records = records
+
+    def lines(self, platform: str) -> set[str]:
+        return {record_line(r.sha256, r.file_key, r.state) for r in self._records.get(platform, ())}
+
+    def records(self, platform: str, shas: Collection[str] | None = None) -> Sequence[Record]:
+        every = list(self._records.get(platform, ()))
+        return every if shas is None else [r for r in every if r.sha256 in shas]
 
 
 def _verdict(verdicts: Verdicts, creative: Creative, platform: str) -> Verdict | None:
@@ -145,7 +175,7 @@ class Plan:
 def build_plan(
     files: Sequence[Creative],
     verdicts: Verdicts,
-    records: Mapping[str, Iterable[Record]],
+    records: Mapping[str, Iterable[Record]] | RecordReader,
     targets: Sequence[Target],
     *,
     source: str,
@@ -163,7 +193,8 @@ def build_plan(
     :param verdicts: the platforms' rules on each file: ``{(key, platform): Verdict}`` or a
         function ``(creative, platform) -> Verdict``, called only for files that need a
         decision (content already ready under the same single name needs none).
-    :param records: ledger records per platform, for the target's account.
+    :param records: ledger records per target (``{platform: [record, ...]}``), or a
+        ``RecordReader`` that reads them when needed.
     :param targets: the platform accounts to sync to.
     :param source: the source's identity; only its own records are considered removed.
     :param listing_ok: the listing had no errors (else nothing is archived).
@@ -178,30 +209,46 @@ def build_plan(
         ``no_update_reason(platform)`` (what happens instead).
     """
     plan = Plan(listing_ok=listing_ok)
+    reader: RecordReader = _MappingRecords(records) if isinstance(records, Mapping) else records
     by_content: dict[str, list[Creative]] = {}
-    for creative in sorted(files, key=lambda c: c.key):
+    for creative in sorted(files, key=_KEY):
         if creative.sha256:
             by_content.setdefault(creative.sha256, []).append(creative)
     present = set(by_content)
+    # the content listed under one name, as the record line it matches when settled under that name
+    single_lines: dict[str, dict[str, Creative]] = (
+        {}
+        if unchanged_rows
+        else {
+            state: {
+                record_line(sha, found[0].key, state): found[0] for sha, found in by_content.items() if len(found) == 1
+            }
+            for state in _SETTLED
+        }
+    )
     candidates: list[PlanRow] = []
     for target in targets:
-        platform_records = list(records.get(target.platform, ()))
+        counted = plan.unchanged.setdefault(target.platform, {})
+        decide: Iterable[str] = by_content  # the contents that need a decision (rows)
+        shas: set[str] | None = None  # the records to read in full; None: all of them
+        if not unchanged_rows:
+            lines = reader.lines(target.platform)
+            hits = _count_settled(single_lines, lines, target.platform, metadata_changed, counted)
+            settled_count = sum(map(len, hits))  # one record per content: a content's line is in one state
+            if len(lines) == settled_count and settled_count == len(by_content):
+                continue  # the common case of a rerun: every content counted, no record of a removed one
+            settled = {line.partition("\t")[0] for found in hits for line in found}
+            decide = [sha for sha in by_content if sha not in settled]
+            missing = {line.partition("\t")[0] for line in lines} - present
+            if (len(decide) + len(missing)) * 5 < len(lines):  # a few: read by digest, else all at once
+                shas = _shas_to_read(decide, by_content, lines) | missing
+        platform_records = list(reader.records(target.platform, shas))
         by_sha = dict(zip(map(_SHA256, platform_records), platform_records, strict=True))
         by_key: dict[str, Record] | None = None  # the latest live asset of each file key, when first needed
         previous_ids: set[str] = set()
-        counted = plan.unchanged.setdefault(target.platform, {})
-        for sha256, creatives in by_content.items():
+        for sha256 in decide:
+            creatives = by_content[sha256]
             found = by_sha.get(sha256)
-            if (
-                not unchanged_rows
-                and found is not None
-                and found.state in _SETTLED
-                and len(creatives) == 1
-                and creatives[0].key == found.file_key
-                and (metadata_changed is None or not metadata_changed(creatives[0], target.platform, found))
-            ):  # the common case of a rerun: counted, no row
-                counted[found.state] = counted.get(found.state, 0) + 1
-                continue
             if by_key is None:
                 by_key = _latest_by_key(platform_records, source)
             rows = _content_rows(target, sha256, creatives, verdicts, found, by_key, previous_ids)
@@ -212,6 +259,8 @@ def build_plan(
         missing = by_sha.keys() - present
         gone = [r for r in platform_records if r.sha256 in missing] if missing else []
         gone = [r for r in gone if r.source == source and r.remote_id]
+        if gone and shas is not None:  # whether a removed asset lives on needs every listed content's record
+            platform_records = list(reader.records(target.platform))
         live_ids = {r.remote_id for r in platform_records if r.sha256 in present and r.remote_id} if gone else set()
         for record in sorted(gone, key=lambda r: (r.file_key or "", r.sha256)):
             if in_scope is not None and record.file_key and not in_scope(record.file_key):
@@ -265,7 +314,7 @@ def _metadata_row(
     if row.action != NONE or row.key != record.file_key or record.state not in _SETTLED:
         return row
     creative = next((c for c in creatives if c.key == row.key), None)
-    if creative is None or not metadata_changed(creative, target.platform, record):
+    if creative is None or not metadata_changed(creative, target.platform):
         return row
     if target.supports_metadata_update:
         return replace(
@@ -276,6 +325,40 @@ def _metadata_row(
 
 
 _SHA256 = attrgetter("sha256")
+_KEY = attrgetter("key")
+
+
+def _count_settled(
+    single_lines: Mapping[str, Mapping[str, Creative]],
+    lines: set[str],
+    platform: str,
+    metadata_changed: MetadataChanged | None,
+    counted: dict[str, int],
+) -> list[set[str]]:
+    """Count the contents already ready or rejected under their one name (set intersections, in C).
+
+    Returns the matching lines per state; a file whose metadata changed is not counted (it needs a row).
+    """
+    found = []
+    for state, by_line in single_lines.items():
+        hits = by_line.keys() & lines
+        if metadata_changed is not None:
+            hits = {line for line in hits if not metadata_changed(by_line[line], platform)}
+        if hits:
+            counted[state] = counted.get(state, 0) + len(hits)
+            found.append(hits)
+    return found
+
+
+def _shas_to_read(decide: list[str], by_content: Mapping[str, list[Creative]], lines: set[str]) -> set[str]:
+    """The records a decision on ``decide`` reads: their contents', and the earlier contents of their names."""
+    keys = {creative.key for sha in decide for creative in by_content[sha]}
+    shas = set(decide)
+    for line in lines:
+        sha, _, rest = line.partition("\t")
+        if rest.rpartition("\t")[0] in keys:
+            shas.add(sha)
+    return shas
 
 
 def _latest_by_key(records: Sequence[Record], source: str) -> dict[str, Record]:

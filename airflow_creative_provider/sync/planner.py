@@ -18,7 +18,7 @@ import json
 import logging
 import math
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +27,7 @@ from airflow_creative_provider.creative import Creative, PlatformRules, Refusal
 from airflow_creative_provider.exceptions import PlatformError
 from airflow_creative_provider.sync import metadata as meta
 from airflow_creative_provider.sync import plan as planning
-from airflow_creative_provider.sync.ledger import AssetRecord, Ledger, PlanRecord
+from airflow_creative_provider.sync.ledger import Ledger, PlanRecord
 from airflow_creative_provider.sync.params import SyncParams, SyncTarget, duplicate_accounts, platform_of
 from airflow_creative_provider.sync.payloads import BatchRef, HookRegistry, PlanSummary, PlatformInfo, default_hooks
 from airflow_creative_provider.sync.rules import Verdict, check
@@ -315,12 +315,13 @@ class _MetadataPlan:
         """Without a manifest, and no metadata recorded, every file keeps its default: nothing to compare."""
         return self.manifest is not None or any(self.sent_digests(p) for p in self._accounts)
 
-    def changed(self, creative: Creative, platform: str, record: AssetRecord | PlanRecord) -> bool:
-        """The metadata the manifest gives now differs from what was sent (the default when none was recorded)."""
+    def changed(self, creative: Creative, platform: str) -> bool:
+        """The metadata the manifest gives now differs from what was sent with this content (the
+        default when none was recorded)."""
         wanted = self.resolve(creative, platform)
         if isinstance(wanted, meta.MetadataRefused):
             return True  # refused below, with its message
-        sent = self.sent_digests(platform).get(record.sha256)
+        sent = self.sent_digests(platform).get(creative.sha256 or "")
         if sent is None:
             default = meta.resolve(None, creative, platform_of(platform))
             sent = meta.digest(default if isinstance(default, dict) else None)
@@ -342,23 +343,20 @@ class _MetadataPlan:
         return resolved if isinstance(resolved, dict) else None
 
 
-class _RecordsOnDemand(Mapping[str, list[PlanRecord]]):
-    """Each platform's asset records, read when the plan comes to that platform and not kept:
-    one platform's records in memory at a time (90,000 of them, not 450,000)."""
+class _RecordsOnDemand:
+    """Each target's asset records (a ``plan.RecordReader``), read when the plan comes to that
+    target and not kept: one platform's records in memory at a time (90,000 of them, not 450,000)."""
 
     def __init__(self, ledger: Ledger, accounts: Mapping[str, str]) -> None:
         self._ledger = ledger
         self._accounts = accounts
 
-    def __getitem__(self, platform: str) -> list[PlanRecord]:
-        # keyed by target name (``platform:conn_id`` for one of several accounts); the ledger by platform
-        return self._ledger.plan_records(platform_of(platform), self._accounts[platform])
+    # keyed by target name (``platform:conn_id`` for one of several accounts); the ledger by platform
+    def lines(self, platform: str) -> set[str]:
+        return self._ledger.record_lines(platform_of(platform), self._accounts[platform])
 
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._accounts)
-
-    def __len__(self) -> int:
-        return len(self._accounts)
+    def records(self, platform: str, shas: Collection[str] | None = None) -> list[PlanRecord]:
+        return self._ledger.plan_records(platform_of(platform), self._accounts[platform], shas)
 
 
 def _record_refusals(

@@ -177,7 +177,7 @@ def test_a_metadata_change_is_an_update_where_the_platform_has_one_else_kept_wit
         [mediamath, delta],
         source="/src",
         unchanged_rows=False,
-        metadata_changed=lambda c, platform, record: True,
+        metadata_changed=lambda c, platform: True,
         no_update_reason=lambda platform: meta.NO_UPDATE[platform],
     )
     by_platform = {r.platform: r for r in changed.rows}

@@ -11,6 +11,7 @@ from airflow_creative_provider.sync.ledger import (
     REJECTED,
     SENDING,
     AssetRecord,
+    record_line,
 )
 from airflow_creative_provider.sync.plan import (
     ALIAS,
@@ -59,7 +60,40 @@ def record(
 
 
 def plan(files, records=None, targets=(TOPSORT,), verdicts=None, **kw) -> Plan:
-    return build_plan(files, verdicts or {}, records or {}, list(targets), source=SRC, **kw)
+    """The plan with a row per file; checked against the counted plan a sync makes (``unchanged_rows=False``)."""
+    full = build_plan(files, verdicts or {}, records or {}, list(targets), source=SRC, **kw)
+    counted = build_plan(files, verdicts or {}, records or {}, list(targets), source=SRC, unchanged_rows=False, **kw)
+    assert_same_decisions(full, counted)
+    return full
+
+
+def assert_same_decisions(full: Plan, counted: Plan) -> None:
+    """The counted plan has the full plan's rows but the settled ones, which it counts per state."""
+    assert all(row in full.rows for row in counted.rows), [r for r in counted.rows if r not in full.rows]
+    left_out = [r for r in full.rows if r not in counted.rows]
+    assert all(r.action == NONE and r.state in (READY, REJECTED) for r in left_out), left_out
+    per_platform: dict[str, dict[str, int]] = {}
+    for row in left_out:
+        states = per_platform.setdefault(row.platform, {})
+        states[row.state] = states.get(row.state, 0) + 1
+    assert {p: c for p, c in counted.unchanged.items() if c} == per_platform
+
+
+class CountingReader:
+    """A ``RecordReader`` over records in memory that counts the full records it hands out."""
+
+    def __init__(self, records: dict[str, list[AssetRecord]]) -> None:
+        self.records_by_platform = records
+        self.read: list[int] = []
+
+    def lines(self, platform: str) -> set[str]:
+        return {record_line(r.sha256, r.file_key, r.state) for r in self.records_by_platform.get(platform, [])}
+
+    def records(self, platform: str, shas=None) -> list[AssetRecord]:
+        every = self.records_by_platform.get(platform, [])
+        chosen = every if shas is None else [r for r in every if r.sha256 in shas]
+        self.read.append(len(chosen))
+        return chosen
 
 
 def only(p: Plan, **match) -> PlanRow:
@@ -250,3 +284,45 @@ def test_archived_content_back_in_the_source_is_uploaded_again() -> None:
 def test_counts_per_platform() -> None:
     p = plan([creative("a.png", "a"), creative("b.png", "a")], targets=(TOPSORT, POCKET))
     assert p.counts() == {"topsort": {UPLOAD: 1, ALIAS: 1}, "mediapocket": {UPLOAD: 1, ALIAS: 1}}
+
+
+def _many(count: int, target: Target = POCKET) -> tuple[list[Creative], dict[str, list[AssetRecord]]]:
+    """``count`` files each ready on ``target`` under its own name."""
+    files = [creative(f"f{i:03}.png", f"{i:03x}", size=i + 1) for i in range(count)]
+    records = [record(target, f"{i:03x}", READY, f"mp-{i}", key=c.key) for i, c in enumerate(files)]
+    return files, {target.platform: records}
+
+
+def test_a_rerun_with_nothing_to_do_reads_no_full_record() -> None:
+    files, records = _many(50)
+    reader = CountingReader(records)
+    p = build_plan(files, {}, reader, [POCKET], source=SRC, unchanged_rows=False, archive_removed=True)
+    assert (p.rows, p.unchanged) == ([], {"mediapocket": {READY: 50}})
+    assert reader.read == []
+
+
+def test_a_few_changes_read_only_their_records() -> None:
+    files, records = _many(50)
+    files[3] = creative(files[3].key, "new", size=7)  # new content under an old name
+    files.append(creative("added.png", "add"))
+    del files[10]  # removed: its record is read to offer it for archiving
+    reader = CountingReader(records)
+    p = build_plan(files, {}, reader, [POCKET], source=SRC, unchanged_rows=False, archive_removed=True)
+    changed = only(p, key="f003.png", action=UPLOAD)
+    assert (changed.change, only(p, key="f003.png", action=ARCHIVE).remote_id) == (CHANGED, "mp-3")
+    assert only(p, key="added.png").change == NEW
+    assert only(p, key="f010.png").action == ARCHIVE
+    assert p.unchanged == {"mediapocket": {READY: 48}}
+    # the old version of f003 and the removed f010 by digest, then every record: whether a removed
+    # asset lives on under another content needs them all
+    assert reader.read == [2, 50]
+    assert_same_decisions(build_plan(files, {}, records, [POCKET], source=SRC, archive_removed=True), p)
+
+
+def test_records_of_another_source_in_the_account_are_read_but_left_alone() -> None:
+    files, records = _many(50)
+    records["mediapocket"].append(record(POCKET, "e", READY, "mp-else", key="else.png", source="/another"))
+    reader = CountingReader(records)
+    p = build_plan(files, {}, reader, [POCKET], source=SRC, unchanged_rows=False, archive_removed=True)
+    assert (p.rows, p.unchanged) == ([], {"mediapocket": {READY: 50}})
+    assert reader.read == [1]
