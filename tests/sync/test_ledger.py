@@ -304,6 +304,28 @@ def test_plan_records_hold_what_a_plan_reads_and_refuse_the_rest(ledger: Ledger)
     assert ledger.plan_records("topsort", "other-account") == []
 
 
+def test_record_lines_and_plan_records_by_digest(ledger: Ledger) -> None:
+    """What planning afresh reads: every record as one line, then full records by digest only."""
+    from airflow_creative_provider.sync.ledger import record_line
+
+    odd_key = "x/tab\there.png"  # a key may hold the separator: the line stays unambiguous
+    other = "b" * 64
+    intent(ledger)
+    ledger.record_sent(SHA, "topsort", "vendor-1", run_id="run-1", remote_id="r-1", state=READY)
+    ledger.record_intent(
+        other, "topsort", "vendor-1", run_id="run-1", source="/src", file_key=odd_key, file_name="t.png", size=1
+    )
+    assert ledger.record_lines("topsort", "vendor-1") == {
+        record_line(SHA, "x/a.png", READY),
+        record_line(other, odd_key, SENDING),
+    }
+    assert ledger.record_lines("topsort", "other-account") == set()
+    assert [r.sha256 for r in ledger.plan_records("topsort", "vendor-1", [other, "c" * 64])] == [other]
+    many = [f"{i:064x}" for i in range(1200)] + [SHA]  # read in chunks of 500
+    assert [r.sha256 for r in ledger.plan_records("topsort", "vendor-1", many)] == [SHA]
+    assert ledger.plan_records("topsort", "vendor-1", []) == []
+
+
 def test_marks_move_with_every_write_a_plan_reads(ledger: Ledger) -> None:
     targets = [("topsort", "vendor-1")]
     entry = IndexEntry(10, 1.0, SHA, {})
