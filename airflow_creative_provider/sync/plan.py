@@ -239,9 +239,9 @@ def build_plan(
                 continue  # the common case of a rerun: every content counted, no record of a removed one
             settled = {line.partition("\t")[0] for found in hits for line in found}
             decide = [sha for sha in by_content if sha not in settled]
-            missing = {line.partition("\t")[0] for line in lines} - present
-            if (len(decide) + len(missing)) * 5 < len(lines):  # a few: read by digest, else all at once
-                shas = _shas_to_read(decide, by_content, lines) | missing
+            unlisted = {line.partition("\t")[0] for line in lines} - present
+            if (len(decide) + len(unlisted)) * 5 < len(lines):  # a few: read by digest, else all at once
+                shas = _shas_to_read(decide, by_content, lines) | unlisted
         platform_records = list(reader.records(target.platform, shas))
         by_sha = dict(zip(map(_SHA256, platform_records), platform_records, strict=True))
         by_key: dict[str, Record] | None = None  # the latest live asset of each file key, when first needed
