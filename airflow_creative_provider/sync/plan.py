@@ -112,8 +112,8 @@ class RecordReader(Protocol):
     read only for the contents that need a decision.
     """
 
-    def lines(self, platform: str) -> set[str]:
-        """Every record of the target as a ``record_line``."""
+    def lines(self, platform: str) -> Mapping[str, set[str]]:
+        """Every record of the target as a ``record_line``, by state."""
         ...
 
     def records(self, platform: str, shas: Collection[str] | None = None) -> Sequence[Record]:
@@ -127,8 +127,11 @@ class _MappingRecords:
     def __init__(self, records: Mapping[str, Iterable[Record]]) -> None:
         self._records = records
 
-    def lines(self, platform: str) -> set[str]:
-        return {record_line(r.sha256, r.file_key, r.state) for r in self._records.get(platform, ())}
+    def lines(self, platform: str) -> Mapping[str, set[str]]:
+        by_state: dict[str, set[str]] = {}
+        for r in self._records.get(platform, ()):
+            by_state.setdefault(r.state, set()).add(record_line(r.sha256, r.file_key))
+        return by_state
 
     def records(self, platform: str, shas: Collection[str] | None = None) -> Sequence[Record]:
         every = list(self._records.get(platform, ()))
@@ -221,16 +224,11 @@ def build_plan(
         if creative.sha256:
             by_content.setdefault(creative.sha256, []).append(creative)
     present = set(by_content)
-    # the content listed under one name, as the record line it matches when settled under that name
-    single_lines: dict[str, dict[str, Creative]] = (
+    # each content listed under one name, by the record line it matches when sent under that name
+    single: dict[str, Creative] = (
         {}
         if unchanged_rows
-        else {
-            state: {
-                record_line(sha, found[0].key, state): found[0] for sha, found in by_content.items() if len(found) == 1
-            }
-            for state in _SETTLED
-        }
+        else {record_line(sha, found[0].key): found[0] for sha, found in by_content.items() if len(found) == 1}
     )
     candidates: list[PlanRow] = []
     for target in targets:
@@ -239,15 +237,19 @@ def build_plan(
         shas: set[str] | None = None  # the records to read in full; None: all of them
         if not unchanged_rows:
             lines = reader.lines(target.platform)
-            hits = _count_settled(single_lines, lines, target.platform, metadata_changed, counted)
-            settled_count = sum(map(len, hits))  # one record per content: a content's line is in one state
-            if len(lines) == settled_count and settled_count == len(by_content):
+            hits = _count_settled(single, lines, target.platform, metadata_changed, counted)
+            # the records not counted (none in the common rerun), then the digests a decision needs:
+            # each a string the listing already holds, not 90,000 new ones
+            others = [line for state, found in lines.items() for line in found - hits.get(state, set())]
+            settled_count = sum(map(len, hits.values()))
+            if not others and settled_count == len(by_content):
                 continue  # the common case of a rerun: every content counted, no record of a removed one
-            settled = {line.partition("\t")[0] for found in hits for line in found}
+            settled = {single[line].sha256 for found in hits.values() for line in found}
             decide = [sha for sha in by_content if sha not in settled]
-            unlisted = {line.partition("\t")[0] for line in lines} - present
-            if (len(decide) + len(unlisted)) * 5 < len(lines):  # a few: read by digest, else all at once
+            unlisted = {line.partition("\t")[0] for line in others} - present
+            if (len(decide) + len(unlisted)) * 5 < settled_count + len(others):  # a few: by digest, else all
                 shas = _shas_to_read(decide, by_content, lines) | unlisted
+            del lines, hits, others, settled  # gone before the rows are made
         platform_records = list(reader.records(target.platform, shas))
         by_sha = dict(zip(map(_SHA256, platform_records), platform_records, strict=True))
         by_key: dict[str, Record] | None = None  # the latest live asset of each file key, when first needed
@@ -335,35 +337,38 @@ _KEY = attrgetter("key")
 
 
 def _count_settled(
-    single_lines: Mapping[str, Mapping[str, Creative]],
-    lines: set[str],
+    single: Mapping[str, Creative],
+    lines: Mapping[str, set[str]],
     platform: str,
     metadata_changed: MetadataChanged | None,
     counted: dict[str, int],
-) -> list[set[str]]:
+) -> dict[str, set[str]]:
     """Count the contents already ready or rejected under their one name (set intersections, in C).
 
-    Returns the matching lines per state; a file whose metadata changed is not counted (it needs a row).
+    Returns the matching lines by state; a file whose metadata changed is not counted (it needs a row).
     """
-    found = []
-    for state, by_line in single_lines.items():
-        hits = by_line.keys() & lines
+    found: dict[str, set[str]] = {}
+    for state in _SETTLED:
+        hits = single.keys() & lines.get(state, set())
         if metadata_changed is not None:
-            hits = {line for line in hits if not metadata_changed(by_line[line], platform)}
+            hits = {line for line in hits if not metadata_changed(single[line], platform)}
         if hits:
             counted[state] = counted.get(state, 0) + len(hits)
-            found.append(hits)
+            found[state] = hits
     return found
 
 
-def _shas_to_read(decide: list[str], by_content: Mapping[str, list[Creative]], lines: set[str]) -> set[str]:
+def _shas_to_read(
+    decide: list[str], by_content: Mapping[str, list[Creative]], lines: Mapping[str, set[str]]
+) -> set[str]:
     """The records a decision on ``decide`` reads: their contents', and the earlier contents of their names."""
     keys = {creative.key for sha in decide for creative in by_content[sha]}
     shas = set(decide)
-    for line in lines:
-        sha, _, rest = line.partition("\t")
-        if rest.rpartition("\t")[0] in keys:
-            shas.add(sha)
+    for found in lines.values():
+        for line in found:
+            sha, _, key = line.partition("\t")
+            if key in keys:
+                shas.add(sha)
     return shas
 
 

@@ -352,7 +352,7 @@ class _RecordsOnDemand:
         self._accounts = accounts
 
     # keyed by target name (``platform:conn_id`` for one of several accounts); the ledger by platform
-    def lines(self, platform: str) -> set[str]:
+    def lines(self, platform: str) -> dict[str, set[str]]:
         return self._ledger.record_lines(platform_of(platform), self._accounts[platform])
 
     def records(self, platform: str, shas: Collection[str] | None = None) -> list[PlanRecord]:

@@ -316,10 +316,10 @@ def test_record_lines_and_plan_records_by_digest(ledger: Ledger) -> None:
         other, "topsort", "vendor-1", run_id="run-1", source="/src", file_key=odd_key, file_name="t.png", size=1
     )
     assert ledger.record_lines("topsort", "vendor-1") == {
-        record_line(SHA, "x/a.png", READY),
-        record_line(other, odd_key, SENDING),
+        READY: {record_line(SHA, "x/a.png")},
+        SENDING: {record_line(other, odd_key)},
     }
-    assert ledger.record_lines("topsort", "other-account") == set()
+    assert ledger.record_lines("topsort", "other-account") == {}
     assert [r.sha256 for r in ledger.plan_records("topsort", "vendor-1", [other, "c" * 64])] == [other]
     many = [f"{i:064x}" for i in range(1200)] + [SHA]  # read in chunks of 500
     assert [r.sha256 for r in ledger.plan_records("topsort", "vendor-1", many)] == [SHA]

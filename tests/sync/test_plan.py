@@ -86,8 +86,11 @@ class CountingReader:
         self.records_by_platform = records
         self.read: list[int] = []
 
-    def lines(self, platform: str) -> set[str]:
-        return {record_line(r.sha256, r.file_key, r.state) for r in self.records_by_platform.get(platform, [])}
+    def lines(self, platform: str) -> dict[str, set[str]]:
+        by_state: dict[str, set[str]] = {}
+        for r in self.records_by_platform.get(platform, []):
+            by_state.setdefault(r.state, set()).add(record_line(r.sha256, r.file_key))
+        return by_state
 
     def records(self, platform: str, shas=None) -> list[AssetRecord]:
         every = self.records_by_platform.get(platform, [])
