@@ -576,10 +576,11 @@ class Ledger:
         """Every record of one platform account (hundreds of thousands at scale: built without per-field checks)."""
         columns = [assets_table.c[name] for name in _RECORD_FIELDS]
         with self.begin() as conn:
-            result = conn.execute(
-                select(*columns).where(assets_table.c.platform == platform, assets_table.c.account == account)
+            rows = _fetch_all(
+                conn.execute(
+                    select(*columns).where(assets_table.c.platform == platform, assets_table.c.account == account)
+                )
             )
-            rows = result.cursor.fetchall() if result.cursor is not None else result.all()
         new = object.__new__
         records = []
         for row in rows:

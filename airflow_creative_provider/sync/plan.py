@@ -121,7 +121,7 @@ class RecordReader(Protocol):
         ...
 
 
-class _MappingRecords:
+class MappingRecords:
     """A ``RecordReader`` over records in memory: ``{platform: [record, ...]}``."""
 
     def __init__(self, records: Mapping[str, Iterable[Record]]) -> None:
@@ -218,7 +218,7 @@ def build_plan(
         ``no_update_reason(platform)`` (what happens instead).
     """
     plan = Plan(listing_ok=listing_ok)
-    reader: RecordReader = _MappingRecords(records) if isinstance(records, Mapping) else records
+    reader: RecordReader = MappingRecords(records) if isinstance(records, Mapping) else records
     by_content: dict[str, list[Creative]] = {}
     for creative in sorted(files, key=_KEY):
         if creative.sha256:

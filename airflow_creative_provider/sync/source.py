@@ -505,7 +505,7 @@ def scan_source(
     if not may_skip and included is None and not may_be_recent:
         scan.columns, scan._joined = listed, joined
     else:
-        scan.columns = _kept(listed, scan, included, min_age_seconds, now)
+        scan.columns = _kept(listed, scan, included, min_age_seconds, now, may_skip=may_skip)
     scan.links_outside = sorted(outside)
     if outside and not follow_outside_links:
         scan.skipped[LINK_OUTSIDE] = scan.skipped.get(LINK_OUTSIDE, 0) + len(outside)
@@ -525,13 +525,18 @@ def _kept(
     included: Callable[[str], bool] | None,
     min_age_seconds: float,
     now: float,
+    *,
+    may_skip: bool = True,
 ) -> _Columns:
-    """The listed files the skip rules, ``include`` and ``min_age_seconds`` keep; the others counted in ``scan``."""
+    """The listed files the skip rules, ``include`` and ``min_age_seconds`` keep; the others counted in ``scan``.
+
+    :param may_skip: some key may be hidden or temporary (else ``skip_reason`` is not asked per key).
+    """
     kept = _Columns()
     kept.paths = None if listed.paths is None else []
     skipped = scan.skipped
     for at, key in enumerate(listed.keys):
-        reason = skip_reason(key)
+        reason = skip_reason(key) if may_skip else None
         if reason is None and included is not None and not included(key):
             reason = "excluded"
         mtime = listed.mtimes[at]

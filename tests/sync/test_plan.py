@@ -11,7 +11,6 @@ from airflow_creative_provider.sync.ledger import (
     REJECTED,
     SENDING,
     AssetRecord,
-    record_line,
 )
 from airflow_creative_provider.sync.plan import (
     ALIAS,
@@ -25,6 +24,7 @@ from airflow_creative_provider.sync.plan import (
     RETRY,
     UPLOAD,
     WOULD_ARCHIVE,
+    MappingRecords,
     Plan,
     PlanRow,
     Target,
@@ -79,22 +79,15 @@ def assert_same_decisions(full: Plan, counted: Plan) -> None:
     assert {p: c for p, c in counted.unchanged.items() if c} == per_platform
 
 
-class CountingReader:
-    """A ``RecordReader`` over records in memory that counts the full records it hands out."""
+class CountingReader(MappingRecords):
+    """Records in memory that count the full records they hand out."""
 
     def __init__(self, records: dict[str, list[AssetRecord]]) -> None:
-        self.records_by_platform = records
+        super().__init__(records)
         self.read: list[int] = []
 
-    def lines(self, platform: str) -> dict[str, set[str]]:
-        by_state: dict[str, set[str]] = {}
-        for r in self.records_by_platform.get(platform, []):
-            by_state.setdefault(r.state, set()).add(record_line(r.sha256, r.file_key))
-        return by_state
-
     def records(self, platform: str, shas=None) -> list[AssetRecord]:
-        every = self.records_by_platform.get(platform, [])
-        chosen = every if shas is None else [r for r in every if r.sha256 in shas]
+        chosen = list(super().records(platform, shas))
         self.read.append(len(chosen))
         return chosen
 
